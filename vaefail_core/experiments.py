@@ -73,7 +73,8 @@ def eq6_trained_vae(profile: str = "reduced", seed: int = 0, retrain: bool = Fal
         return dict(rows=rows)
 
     res = cached_json(profile, "sec5_2_eq6_vae", cfg, compute, retrain=retrain)
-    df = pd.DataFrame(res["rows"]).set_index("restart")
+    cols = ["restart", "init", "val_neg_elbo", "test_neg_elbo", "mleo_of_A", "pmo_of_A", "A"]
+    df = pd.DataFrame(res["rows"])[cols].set_index("restart")  # fixed order (the cache sorts keys)
     df.attrs["profile"] = profile
     return df
 
