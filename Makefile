@@ -11,7 +11,6 @@ NAMES := $(basename $(notdir $(NOTEBOOKS)))
 BUILD := build
 export VAEFAIL_QUIET := 1
 export PYTHONHASHSEED := 0
-export MPLBACKEND := Agg
 export OMP_NUM_THREADS := 2
 
 .PHONY: venv notebooks book test unit nbval smoke clean notebook
