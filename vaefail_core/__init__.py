@@ -22,8 +22,10 @@ import torch
 
 __version__ = "0.1.0"
 
-#: Thread count used everywhere (results must not depend on the machine).
-TORCH_THREADS = int(os.environ.get("VAEFAIL_THREADS", "2"))
+#: Torch threads used everywhere (results must not depend on the machine). One thread:
+#: on a shared 2-core box OpenMP threads waiting at barriers slow small matmuls many
+#: times over; sweeps get their parallelism from worker processes instead.
+TORCH_THREADS = int(os.environ.get("VAEFAIL_THREADS", "1"))
 
 
 def set_seed(seed: int, threads: int | None = None) -> None:

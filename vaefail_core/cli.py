@@ -94,7 +94,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("names", nargs="*", metavar="NAME", help="closed forms (default: all)")
     s.add_argument("--refit", action="store_true", help="refit even if the cache is valid")
     s.set_defaults(func=_cmd_surrogates)
+    w = sub.add_parser("sweep", help="run or resume a named training sweep into results/<profile>/")
+    w.add_argument("name", metavar="NAME", help="sweep name (e.g. section5)")
+    w.add_argument("--profile", default="reduced", help="quick | reduced | paper (default reduced)")
+    w.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    w.set_defaults(func=_cmd_sweep)
     return p
+
+
+def _cmd_sweep(args) -> int:
+    from .experiments import run_named_sweep
+
+    if args.workers < 1:
+        return _fail(f"--workers must be >= 1, got {args.workers}")
+    res = run_named_sweep(args.name, args.profile, workers=args.workers, progress=True)
+    print(f"{args.name} [{args.profile}]: {len(res)} tasks, {res.n_computed} computed, "
+          f"{res.n_cached} from the cache")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -118,3 +118,33 @@ def joint_and_posteriors(f, noise_var: float, x_marks, z=None, log_prior=None, x
     post = posterior.grid_posterior(f_vals, marks, noise_var, log_prior, z)
     kl, _, _ = posterior.best_gaussian_kl(z, post)
     return dict(z=z, x_grid=x_grid[:, 0], joint=joint, post=post, best_gauss_kl=kl)
+
+
+# -- Sec. 5 / App. E.1-E.2: Table 2, Figures 5 and 8-15 -----------------------------------
+#: Table 2's data sets (both conditions of Sec. 5.1 hold) get the full App. D grid;
+#: the two one-condition sets of App. E.2 (Fig. 5c-d) get VAE and IWAE.
+SEC5_BOTH_CONDITIONS = ("figure8", "clusters")
+SEC5_ONE_CONDITION = ("circle", "absolute_value")
+
+
+def section5_tasks(profile: str) -> list:
+    """Every training task behind Table 2 and Figures 5, 8-15 under ``profile``."""
+    from .sweep import grid_tasks
+
+    return (grid_tasks(SEC5_BOTH_CONDITIONS, profile, methods=("vae", "iwae", "lin"))
+            + grid_tasks(SEC5_ONE_CONDITION, profile, methods=("vae", "iwae")))
+
+
+SWEEPS = {"section5": section5_tasks}
+
+
+def run_named_sweep(name: str, profile: str, workers: int = 2, progress: bool | None = None):
+    """Run (or resume) a named sweep into ``results/<profile>/``; finished tasks are
+    skipped, so an interrupted run continues where it stopped."""
+    from .sweep import process_map, run_sweep
+
+    if name not in SWEEPS:
+        raise ValueError(f"unknown sweep {name!r}; choose one of {sorted(SWEEPS)}")
+    tasks = SWEEPS[name](profile)
+    map_fn = process_map(workers) if workers > 1 else map
+    return run_sweep(tasks, progress=progress, map_fn=map_fn)

@@ -1,0 +1,307 @@
+"""Tests of the batched-ensemble trainer (train.py), the objectives and evaluate.py.
+
+Data: the Circle example (App. G.2, Eq. 34: x = (cos 2 pi Phi(z), sin 2 pi Phi(z)) + eps,
+noise variance 0.01), generated here so the tests do not depend on the data module.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import norm
+
+from vaefail_core import evaluate as ev
+from vaefail_core import set_seed
+from vaefail_core.nets import EnsembleMLP
+from vaefail_core.objectives import (
+    VAE, MemberRNG, NegIWAE, VAEConfig, iwae_bound, iwae_log_weights, kl_std_normal,
+    make_objective, neg_elbo_terms,
+)
+from vaefail_core.train import (
+    BatchStream, EnsembleAdam, Member, TrainConfig, progress_enabled, train_ensemble,
+)
+
+NOISE = 0.01
+ARCH = VAEConfig(data_dim=2, latent_dim=1)
+
+
+def circle(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((n, 1))
+    u = 2 * np.pi * norm.cdf(z)
+    x = np.concatenate([np.cos(u), np.sin(u)], 1) + math.sqrt(NOISE) * rng.standard_normal((n, 2))
+    return x.astype(np.float32), z.astype(np.float32)
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    set_seed(0)
+
+
+def _state_diff(a: VAE, i: int, b: VAE, j: int) -> float:
+    sa, sb = a.member_state(i), b.member_state(j)
+    return max(float((sa[k] - sb[k]).abs().max()) for k in sa)
+
+
+# --------------------------------------------------------------------------------------
+# batched == sequential
+# --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("method", ["vae", "iwae", "lin"])
+def test_ensemble_member_equals_training_alone(method):
+    """Each member of an ensemble of 3 (own data version, seed, LIN T/R, init) ends where
+    training it alone with the same seed ends."""
+    data = [circle(500, v) for v in range(3)]
+    X = np.stack([d[0] for d in data])
+    Z = np.stack([d[1] for d in data])
+    XV = np.stack([circle(200, 10 + v)[0] for v in range(3)])
+    surrogate = EnsembleMLP(1, 1, 2, seeds=[123])
+    members = [Member(seed=11, init="gt", lin_T=0.05, lin_R=3),
+               Member(seed=12, lin_T=0.1, lin_R=5),
+               Member(seed=13, lin_T=0.0, lin_R=4)]
+    cfg = TrainConfig(method=method, iwae_samples=3, epochs=3, gt_warm_epochs=1, gt_fit_epochs=1)
+    kw = dict(noise_var=NOISE, progress=False, device="cpu")
+    ens = train_ensemble(ARCH, cfg, members, {"x": X, "z": Z}, {"x": XV},
+                         surrogates=[surrogate, None, None], **kw)
+    for m in range(3):
+        alone = train_ensemble(ARCH, cfg, [members[m]], {"x": X[m:m + 1], "z": Z[m:m + 1]},
+                               {"x": XV[m:m + 1]}, surrogates=[surrogate if m == 0 else None], **kw)
+        assert _state_diff(ens.model, m, alone.model, 0) < 1e-5
+        np.testing.assert_allclose(ens.history["train_loss"][:, m], alone.history["train_loss"][:, 0],
+                                   rtol=1e-5, atol=1e-5)
+        if method == "lin":
+            np.testing.assert_array_equal(ens.history["inner_steps"][:, m], alone.history["inner_steps"][:, 0])
+    # the members really differ (different seeds / data), so the check above has teeth
+    assert _state_diff(ens.model, 0, ens.model, 1) > 1e-2
+    if method == "lin":   # members with different T, R took different numbers of inner steps
+        assert len({int(ens.history["inner_steps"][:, m].sum()) for m in range(3)}) > 1
+
+
+def test_ensemble_adam_matches_torch_adam_and_masks_freeze():
+    torch.manual_seed(0)
+    w0 = torch.randn(2, 5, 3)
+    target = torch.randn(2, 7, 3)
+    x = torch.randn(2, 7, 5)
+    p_ours = torch.nn.Parameter(w0.clone())
+    p_ref = torch.nn.Parameter(w0.clone())
+    ours = EnsembleAdam({"g": [p_ours]}, n_models=2, lr=1e-2)
+    ref = torch.optim.Adam([p_ref], lr=1e-2)
+    for _ in range(20):
+        ours.step(((x @ p_ours - target) ** 2).mean((1, 2)).sum())
+        ref.zero_grad()
+        ((x @ p_ref - target) ** 2).mean((1, 2)).sum().backward()
+        ref.step()
+    assert torch.allclose(p_ours, p_ref, atol=1e-6)
+    # a masked member keeps its parameters and its Adam state exactly
+    before = p_ours.detach().clone()
+    m_before = ours.m.clone()
+    ours.step(((x @ p_ours - target) ** 2).mean((1, 2)).sum(), masks={"g": torch.tensor([False, True])})
+    assert torch.equal(p_ours[0], before[0]) and not torch.equal(p_ours[1], before[1])
+    assert torch.equal(ours.m[0], m_before[0])
+    assert ours.groups["g"].t.view(-1).tolist() == [20.0, 21.0]
+
+
+def test_batch_stream_is_per_member_and_covers_epoch():
+    s3 = BatchStream(10, 5, seeds=[1, 2, 3])
+    s1 = BatchStream(10, 5, seeds=[2])
+    a = torch.cat([s3.next() for _ in range(2)], 1)
+    b = torch.cat([s1.next() for _ in range(2)], 1)
+    assert torch.equal(a[1], b[0])                       # member 1 of 3 == member alone
+    assert sorted(a[0].tolist()) == list(range(10))      # one epoch = a permutation
+    s3.next(active=torch.tensor([True, False, True]))
+    assert s3.pos == [5, 10, 5]
+    with pytest.raises(ValueError):
+        BatchStream(3, 5, seeds=[0])
+
+
+# --------------------------------------------------------------------------------------
+# objectives
+# --------------------------------------------------------------------------------------
+def test_hand_written_densities_match_torch_distributions():
+    from torch.distributions import Normal, kl_divergence
+    torch.manual_seed(1)
+    vae = VAE(ARCH, 2, seeds=[1, 2], noise_var=torch.tensor([[0.01, 0.02], [0.03, 0.04]]))
+    x = torch.randn(2, 6, 2)
+    mu, lv = vae.encode(x)
+    f = vae.decode(mu)
+    ref_ll = Normal(f, vae.noise_var.sqrt().unsqueeze(1)).log_prob(x).sum(-1)
+    assert torch.allclose(vae.log_lik(x, f), ref_ll, atol=1e-4)
+    ref_kl = kl_divergence(Normal(mu, (0.5 * lv).exp()), Normal(0.0, 1.0)).sum(-1)
+    assert torch.allclose(kl_std_normal(mu, lv), ref_kl, atol=1e-5)
+    eps = torch.randn(2, 4, 6, 1)
+    lw = iwae_log_weights(vae, x, eps)
+    z = mu.unsqueeze(1) + (0.5 * lv).exp().unsqueeze(1) * eps
+    ref_lw = (Normal(vae.decode(z), vae.noise_var.sqrt()[:, None, None]).log_prob(x.unsqueeze(1)).sum(-1)
+              + Normal(0.0, 1.0).log_prob(z).sum(-1)
+              - Normal(mu.unsqueeze(1), (0.5 * lv).exp().unsqueeze(1)).log_prob(z).sum(-1))
+    assert torch.allclose(lw, ref_lw, atol=1e-3)
+    # -(IWAE bound) with S = 1 is the -ELBO with a Monte-Carlo KL: same draws, equal means
+    eps = torch.randn(2, 4000, 6, 1)
+    lw1 = iwae_log_weights(vae, x, eps)                                    # [2, 4000, 6]
+    ne = neg_elbo_terms(vae, x.repeat(1, 4000, 1), eps.reshape(2, -1, 1))["neg_elbo"]
+    assert torch.allclose(-lw1.mean(1), ne.view(2, 4000, 6).mean(1), atol=0.05)
+    assert torch.allclose(-iwae_bound(lw1[:, :1]), -lw1[:, 0])
+    with pytest.raises(ValueError):
+        make_objective("flow")
+    with pytest.raises(ValueError):
+        NegIWAE(0)
+
+
+def test_member_rng_independent_of_ensemble_and_active_mask():
+    r3 = MemberRNG([5, 6, 7], pool=8)
+    r1 = MemberRNG([6], pool=8)
+    a = torch.cat([r3.normal(3, 2)[1] for _ in range(4)])
+    b = torch.cat([r1.normal(3, 2)[0] for _ in range(4)])
+    assert torch.equal(a, b)
+    r3.active = torch.tensor([True, False, True])
+    out = r3.normal(5)
+    assert torch.equal(out[1], torch.zeros(5)) and r3.pos[1] == r1.pos[0]
+
+
+# --------------------------------------------------------------------------------------
+# ground-truth initialisation, LIN, IWAE
+# --------------------------------------------------------------------------------------
+def test_gt_init_decoder_is_the_surrogate_and_encoder_is_fit_with_it_frozen():
+    x, z = circle(1000, 0)
+    surrogate = EnsembleMLP(1, 1, 2, seeds=[99])
+    # 0 main epochs: the result is the ground-truth initialisation itself
+    cfg = TrainConfig(epochs=0, gt_warm_epochs=3, gt_fit_epochs=3)
+    res = train_ensemble(ARCH, cfg, [Member(seed=1, init="gt"), Member(seed=2)], {"x": x, "z": z},
+                         noise_var=NOISE, surrogates=[surrogate, None], progress=False, device="cpu")
+    vae = res.model
+    sur_state = surrogate.member_state(0)
+    dec0 = vae.decoder.member_state(0)
+    assert all(torch.equal(dec0[k], sur_state[k]) for k in sur_state)          # decoder == surrogate
+    fresh = VAE(ARCH, 2, seeds=[1, 2], noise_var=NOISE)
+    assert _state_diff(vae, 1, fresh, 1) == 0.0                                  # random member untouched
+    enc_fresh = fresh.encoder.member_state(0)
+    assert any(not torch.equal(vae.encoder.member_state(0)[k], enc_fresh[k]) for k in enc_fresh)
+    assert np.isfinite(res.history["gt_fit_loss"][0]) and np.isnan(res.history["gt_fit_loss"][1])
+    # the encoder fit improved the ELBO of the (frozen) ground-truth decoder
+    fresh.decoder.load_member(0, sur_state)
+    assert ev.neg_elbo(vae.subset([0]), x)[0] < ev.neg_elbo(fresh.subset([0]), x)[0] - 1.0
+    with pytest.raises(ValueError):   # a GT member without a surrogate
+        train_ensemble(ARCH, cfg, [Member(seed=1, init="gt")], {"x": x, "z": z}, noise_var=NOISE,
+                       progress=False, device="cpu")
+
+
+def test_gt_init_regresses_the_decoder_onto_a_surrogate_of_another_architecture():
+    """App. D: the decoder is initialised at the ground truth "using full supervision";
+    when the surrogate's architecture differs (e.g. the linear Eq. 6 map), it is regressed."""
+    x, z = circle(1000, 0)
+    surrogate = EnsembleMLP(1, 1, 2, hidden=(), seeds=[5])          # a linear map
+    cfg = TrainConfig(epochs=0, gt_warm_epochs=0, gt_fit_epochs=0, gt_decoder_epochs=15)
+    res = train_ensemble(ARCH, cfg, [Member(seed=1, init="gt")], {"x": x, "z": z}, noise_var=NOISE,
+                         surrogates=surrogate, progress=False, device="cpu")
+    zz = torch.linspace(-2, 2, 50)[None, :, None]
+    with torch.no_grad():
+        target = surrogate(zz)
+        err = float(((res.model.decode(zz) - target) ** 2).mean())
+        scale = float((target ** 2).mean())
+    assert res.history["gt_decoder_mse"][0] < 1e-2 * scale and err < 2e-2 * scale
+
+
+@pytest.mark.parametrize("method", ["lin", "iwae"])
+def test_lin_and_iwae_run_and_improve_their_objective(method):
+    x, _ = circle(1000, 0)
+    xv, _ = circle(300, 1)
+    cfg = TrainConfig(method=method, iwae_samples=10, epochs=6)
+    members = [Member(seed=s, lin_T=0.05, lin_R=5) for s in (1, 2)]
+    untrained = VAE(ARCH, 2, seeds=[1, 2], noise_var=NOISE)
+    res = train_ensemble(ARCH, cfg, members, {"x": x}, {"x": xv}, noise_var=NOISE,
+                         progress=False, device="cpu")
+    obj = make_objective(method, 10)
+    before = ev.objective_value(untrained, obj, xv)
+    after = ev.objective_value(res.model, obj, xv)
+    assert (after < before - 5).all(), (before, after)
+    tl = res.history["train_loss"]
+    assert (tl[-1] < tl[0]).all()
+    if method == "lin":
+        assert res.history["aggressive"][0].all()               # starts aggressive
+        assert (res.history["inner_steps"][0] > 0).all()
+        assert np.isfinite(res.history["val_mi"][0]).all()
+    with pytest.raises(ValueError):
+        train_ensemble(ARCH, TrainConfig(method="lin"), members, {"x": x}, None, progress=False)
+
+
+# --------------------------------------------------------------------------------------
+# p(x) is recovered on Circle (App. E.2), and the check can fail
+# --------------------------------------------------------------------------------------
+def test_vae_recovers_circle_px_and_a_broken_model_fails():
+    x, _ = circle(2000, 0)
+    xv, _ = circle(1000, 1)
+    xt, _ = circle(1000, 2)
+    res = train_ensemble(ARCH, TrainConfig(epochs=40), [Member(seed=s) for s in (1, 2)], {"x": x},
+                         {"x": xv}, noise_var=NOISE, progress=False, device="cpu")
+    vae = res.model
+    best = int(np.argmin(ev.neg_elbo(vae, xv)))
+    good = vae.subset([best])
+    knn_good = ev.knn_statistic(good, xt)[0]
+    untrained = ev.knn_statistic(VAE(ARCH, 1, seeds=[3], noise_var=NOISE), xt)[0]
+    broken = good.subset([0])
+    with torch.no_grad():                       # decoder output scaled by 0.5
+        for p in broken.decoder.layers[-1].parameters():
+            p.mul_(0.5)
+    knn_broken = ev.knn_statistic(broken, xt)[0]
+    assert knn_good < 10.0, knn_good
+    assert knn_broken > 40.0 and untrained > 40.0, (knn_broken, untrained)
+    # the learned f traces the unit circle: radius ~1 over the bulk of the prior
+    f = ev.f_on_grid(good, np.linspace(-2, 2, 41))[0]
+    assert np.abs(np.linalg.norm(f, axis=1) - 1).max() < 0.15
+
+
+# --------------------------------------------------------------------------------------
+# evaluate.py
+# --------------------------------------------------------------------------------------
+def test_log_px_estimates_agree_and_bound_order(tmp_path):
+    x, _ = circle(1000, 0)
+    xt, _ = circle(200, 3)
+    res = train_ensemble(ARCH, TrainConfig(epochs=8), [Member(seed=1), Member(seed=2)], {"x": x},
+                         noise_var=NOISE, progress=False, device="cpu")
+    vae = res.model
+    quad = ev.log_px_grid(vae, xt)                   # quadrature (K = 1)
+    is_ = ev.log_px_importance(vae, xt, n_samples=2000)
+    nelbo = ev.neg_elbo(vae, xt, n_samples=20, per_example=True)
+    assert quad.shape == is_.shape == (2, 200)
+    # importance sampling with q approaches the exact log p(x) from below, above the ELBO
+    assert abs((quad - is_).mean()) < 0.1
+    assert (-nelbo.mean(1) < is_.mean(1)).all()
+    post = ev.posterior_grid(vae, xt[:5])
+    assert post.shape[:2] == (2, 5)
+    # Eq. 9 and samples have the documented shapes
+    assert ev.noise_eq9(vae, xt).shape == (2, 2)
+    assert ev.sample_px(vae, 7).shape == (2, 7, 2)
+    # save / load one member, rebuild a single VAE with identical outputs
+    path = tmp_path / "m1.npz"
+    ev.save_member(path, vae, 1, meta={"note": "x"})
+    single, meta = ev.load_member(path)
+    assert meta == {"note": "x"} and single.n_models == 1
+    assert np.allclose(ev.f_on_grid(single, np.linspace(-1, 1, 5)), ev.f_on_grid(vae, np.linspace(-1, 1, 5))[1:2])
+    assert np.allclose(ev.neg_elbo(single, xt), ev.neg_elbo(vae, xt)[1])   # same seed -> same noise
+
+
+def test_learned_noise_moves_and_bad_inputs_raise(monkeypatch):
+    x, _ = circle(500, 0)
+    arch = VAEConfig(data_dim=2, latent_dim=1, learn_noise=True)
+    res = train_ensemble(arch, TrainConfig(epochs=3), [Member(seed=1)], {"x": x}, noise_var=2.0,
+                         progress=False, device="cpu")
+    nv = res.model.noise_var.detach()
+    # learned per dimension: from 2.0 down towards the Eq. 9 value (residuals are < 1 here)
+    assert nv.shape == (1, 2) and (nv < 1.98).all()
+    assert (torch.as_tensor(ev.noise_eq9(res.model, x)) < nv).all()
+    with pytest.raises(ValueError):
+        TrainConfig(method="flows")
+    with pytest.raises(ValueError):
+        Member(seed=0, init="truth")
+    with pytest.raises(ValueError):
+        VAEConfig(data_dim=0, latent_dim=1)
+    with pytest.raises(ValueError):
+        train_ensemble(ARCH, TrainConfig(epochs=1), [Member(seed=1)], {"x": np.zeros((10, 3), np.float32)},
+                       progress=False)
+    with pytest.raises(ValueError):
+        VAE(ARCH, 2, noise_var=[1.0, 2.0, 3.0])
+    monkeypatch.setenv("VAEFAIL_QUIET", "1")
+    assert not progress_enabled(None)
+    monkeypatch.setenv("VAEFAIL_QUIET", "0")
+    assert progress_enabled(None) and not progress_enabled(False)

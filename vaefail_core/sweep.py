@@ -1,0 +1,566 @@
+"""Sweeps: lists of small, pure task configs -> a resumable, verifiable results cache.
+
+A ``Task`` names one data set version, one method with its hyper-parameters and a block
+of restarts under a profile (``profiles.py``). ``run_sweep(tasks)``:
+
+1. skips every task whose record in ``cache_dir`` exists and verifies (parses, carries
+   the key of the task's full config + ``CODE_VERSION``, and its parameter file has the
+   recorded sha256); anything else (missing, truncated, edited, stale) is recomputed;
+2. groups the remaining tasks whose shapes match (same D, K, method, S, learned-noise
+   flag, architecture, profile) into ensembles of at most ``profile.max_models`` members:
+   restarts x data versions x LIN (T, R) x data sets share one batched model;
+3. maps ``run_group`` over the groups (``map_fn``, default: the in-process ``map``; any
+   map that yields results in order works, e.g. a wrapper around Dask's ``client.map``),
+   and writes each task's record as soon as its group finishes, atomically (parameters
+   first, then the JSON record, so a valid record implies valid parameters).
+
+``run_group`` is a pure function of its (JSON-able) argument: it loads the data by name
+(``loader``, a module path providing ``get`` and ``splits``, default
+``vaefail_core.data``), trains, evaluates and returns the records; no global state.
+
+A record (one JSON file per task, ``<cache_dir>/<label>-<key[:16]>.json``) holds metrics
+for *every* trained model (train/val/test -ELBO, the IWAE bound for IWAE, the validation
+objective used for selection, learned noise variances, LIN statistics, the training
+curve) and, for the restart with the best validation objective (Sec. 4), the smooth kNN
+statistic of its samples against the validation and the test set, an importance-sampled
+test log p(x), the Eq. 9 noise estimate (on the training set), and its float32
+parameters (``<same name>.npz``).
+
+Test hook: with the environment variable ``VAEFAIL_SWEEP_EXIT_AFTER=n`` the process
+exits (status 75) right after writing the records of the n-th group, to test resuming.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+import torch
+
+from . import __version__, default_device, set_seed
+from .cache import atomic_write_bytes
+from .nets import HIDDEN_SYNTHETIC, HIDDEN_UCI
+from .objectives import VAEConfig, derive_seed, make_objective
+from .profiles import Profile, get_profile
+from .train import Member, TrainConfig, progress_enabled, train_ensemble
+
+__all__ = ["CODE_VERSION", "Task", "SweepResult", "run_sweep", "run_group", "plan_groups", "process_map",
+           "grid_tasks", "record_path", "load_record", "verify_record", "load_selected",
+           "records_frame", "EXIT_AFTER_ENV", "REPO_ROOT"]
+
+#: Bump when a change alters what the trainer or the evaluation computes: every cached
+#: record with another code version is recomputed.
+CODE_VERSION = f"vaefail-{__version__}/train-1"
+EXIT_AFTER_ENV = "VAEFAIL_SWEEP_EXIT_AFTER"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+METHODS = ("vae", "iwae", "lin")
+
+
+def _is_real(dataset: str) -> bool:
+    """The UCI data sets (no ground truth; 3 x 100 networks, App. D)."""
+    return dataset.startswith("uci_")
+
+
+@dataclass(frozen=True)
+class Task:
+    """One cell of a sweep: a data set version, a method with its hyper-parameters, and
+    a block of restarts (ids; 0 .. n_gt-1 start at the ground truth where possible)."""
+
+    dataset: str
+    version: int
+    method: str = "vae"
+    profile: str = "quick"
+    latent_dim: int | None = None          #: None: the ground truth's K
+    iwae_samples: int = 0                  #: S (IWAE only)
+    lin_T: float = 0.0                     #: LIN only
+    lin_R: int = 0                         #: LIN only
+    learn_noise: bool = False              #: learn sigma^2 per data dimension (Sec. 8)
+    noise_var: float | None = None         #: None: the ground truth's
+    restarts: tuple[int, ...] | None = None  #: None: all of the profile's restarts
+    knn: str = "selected"                  #: smooth kNN for "none" | "selected" | "all"
+    extra: tuple[tuple[str, float], ...] = ()   #: hyper-parameters of future objectives
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r}; use one of {METHODS}")
+        if self.method == "iwae" and self.iwae_samples < 1:
+            raise ValueError("an IWAE task needs iwae_samples >= 1")
+        if self.method != "iwae" and self.iwae_samples:
+            raise ValueError(f"iwae_samples is for method 'iwae', not {self.method!r}")
+        if self.method == "lin" and (self.lin_R < 1 or self.lin_T < 0):
+            raise ValueError("a LIN task needs lin_R >= 1 and lin_T >= 0")
+        if self.method != "lin" and (self.lin_R or self.lin_T):
+            raise ValueError(f"lin_T / lin_R are for method 'lin', not {self.method!r}")
+        if self.knn not in ("none", "selected", "all"):
+            raise ValueError(f"knn must be 'none', 'selected' or 'all', got {self.knn!r}")
+        get_profile(self.profile)
+        if self.restarts is not None:
+            object.__setattr__(self, "restarts", tuple(int(r) for r in self.restarts))
+            if not self.restarts or len(set(self.restarts)) != len(self.restarts):
+                raise ValueError("restarts must be a non-empty tuple of distinct ids")
+        object.__setattr__(self, "extra", tuple((str(k), float(v)) for k, v in self.extra))
+
+    @property
+    def prof(self) -> Profile:
+        return get_profile(self.profile)
+
+    def restart_ids(self) -> tuple[int, ...]:
+        if self.restarts is not None:
+            return self.restarts
+        n = self.prof.n_restarts_real if _is_real(self.dataset) else self.prof.n_restarts
+        return tuple(range(n))
+
+    def config(self) -> dict:
+        """The full configuration the result depends on (hashed into the key)."""
+        d = asdict(self)
+        d["restarts"] = list(self.restart_ids())
+        d["extra"] = [list(kv) for kv in self.extra]
+        return {"task": d, "profile": self.prof.to_dict(), "code_version": CODE_VERSION}
+
+    @property
+    def key(self) -> str:
+        blob = json.dumps(self.config(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    @property
+    def label(self) -> str:
+        s = f"{self.dataset}-v{self.version}-{self.method}"
+        if self.method == "iwae":
+            s += f"-S{self.iwae_samples}"
+        if self.method == "lin":
+            s += f"-T{self.lin_T:g}-R{self.lin_R}"
+        if self.latent_dim is not None:
+            s += f"-K{self.latent_dim}"
+        if self.learn_noise:
+            s += "-learnvar"
+        if self.noise_var is not None:
+            s += f"-var{self.noise_var:g}"
+        for k, v in self.extra:
+            s += f"-{k}{v:g}"
+        return s
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Task":
+        d = dict(d)
+        d["restarts"] = tuple(d["restarts"]) if d.get("restarts") is not None else None
+        d["extra"] = tuple(tuple(kv) for kv in d.get("extra", ()))
+        return cls(**d)
+
+
+def grid_tasks(datasets: Sequence[str], profile: str, methods: Sequence[str] = METHODS,
+               versions: Sequence[int] | None = None, **common) -> list[Task]:
+    """The paper's unsupervised grid (App. D) for the given data sets under a profile:
+    VAE once, IWAE for every S in ``profile.iwae_S``, LIN for every (T, R) in
+    ``profile.lin_T x profile.lin_R``; one task per data version (all restarts)."""
+    p = get_profile(profile)
+    versions = range(p.n_versions) if versions is None else versions
+    out = []
+    for ds in datasets:
+        for v in versions:
+            for m in methods:
+                if m == "vae":
+                    out.append(Task(ds, v, "vae", profile, **common))
+                elif m == "iwae":
+                    out += [Task(ds, v, "iwae", profile, iwae_samples=s, **common) for s in p.iwae_S]
+                elif m == "lin":
+                    out += [Task(ds, v, "lin", profile, lin_T=t, lin_R=r, **common)
+                            for t in p.lin_T for r in p.lin_R]
+                else:
+                    raise ValueError(f"unknown method {m!r}")
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# The cache
+# --------------------------------------------------------------------------------------
+def default_cache_dir(profile: str) -> Path:
+    return REPO_ROOT / "results" / profile
+
+
+def record_path(task: Task, cache_dir: str | os.PathLike | None = None) -> Path:
+    d = Path(cache_dir) if cache_dir is not None else default_cache_dir(task.profile)
+    return d / f"{task.label}-{task.key[:16]}.json"
+
+
+def _sha256(b: bytes) -> str:
+    return hashlib.sha256(b).hexdigest()
+
+
+def verify_record(task: Task, cache_dir=None) -> dict | None:
+    """The task's record if it exists and verifies, else None (see the module docstring)."""
+    path = record_path(task, cache_dir)
+    try:
+        rec = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(rec, dict) or rec.get("key") != task.key or rec.get("code_version") != CODE_VERSION:
+        return None
+    if rec.get("config") != json.loads(json.dumps(task.config())):
+        return None
+    pf = rec.get("params_file")
+    if pf:
+        try:
+            if _sha256((path.parent / pf).read_bytes()) != rec.get("params_sha256"):
+                return None
+        except OSError:
+            return None
+    if not isinstance(rec.get("members"), list) or len(rec["members"]) != len(task.restart_ids()):
+        return None
+    return rec
+
+
+def load_record(task: Task, cache_dir=None) -> dict:
+    rec = verify_record(task, cache_dir)
+    if rec is None:
+        raise FileNotFoundError(f"no valid record for {task.label} in {record_path(task, cache_dir).parent}")
+    return rec
+
+
+def load_selected(record: dict, cache_dir=None, device=None):
+    """The selected (best validation objective) model of a record as a single-model VAE."""
+    from .evaluate import load_member
+    task = Task.from_dict(record["config"]["task"])
+    return load_member(record_path(task, cache_dir).parent / record["params_file"], device)[0]
+
+
+def _write(task: Task, cache_dir, record: dict, params: bytes | None) -> None:
+    path = record_path(task, cache_dir)
+    if params is not None:
+        pf = path.with_suffix(".npz")
+        atomic_write_bytes(pf, params)
+        record["params_file"], record["params_sha256"] = pf.name, _sha256(params)
+    # compact JSON (one line): the committed cache stays small
+    atomic_write_bytes(path, json.dumps(record, sort_keys=True, separators=(",", ":")).encode())
+
+
+# --------------------------------------------------------------------------------------
+# Grouping and running
+# --------------------------------------------------------------------------------------
+def _loader(spec: str):
+    mod, _, attr = spec.partition(":")
+    obj = importlib.import_module(mod)
+    return getattr(obj, attr) if attr else obj
+
+
+@dataclass(frozen=True)
+class _Info:
+    """What the engine needs to know about a data set for one task."""
+
+    data_dim: int
+    latent_dim: int          #: the model's K (the task's, else the ground truth's)
+    latent_dim_gt: int | None
+    noise_var: tuple         #: the model's sigma^2 per dimension (fixed or initial)
+    noise_var_gt: tuple | None
+    truth: object | None     #: the GroundTruth (None for real data)
+
+
+def _info(ld, task: Task, cache: dict) -> _Info:
+    """Shapes and noise for a task. Synthetic sets: from ``ld.get`` (memoised in
+    ``cache``); real (UCI) sets have no ground truth, so the task must give
+    ``latent_dim`` and ``noise_var``."""
+    if _is_real(task.dataset):
+        if task.latent_dim is None or task.noise_var is None:
+            raise ValueError(f"{task.dataset} has no ground truth: set latent_dim and noise_var")
+        if task.dataset not in cache:
+            cache[task.dataset] = int(np.asarray(ld.splits(task.dataset, 0)["train"].x).shape[1])
+        D = cache[task.dataset]
+        return _Info(D, int(task.latent_dim), None, (float(task.noise_var),) * D, None, None)
+    if task.dataset not in cache:
+        cache[task.dataset] = ld.get(task.dataset)
+    gt = cache[task.dataset]
+    D = int(gt.data_dim)
+    nv_gt = tuple(np.broadcast_to(np.asarray(gt.noise_var, dtype=float), (D,)).tolist())
+    nv = nv_gt if task.noise_var is None else (float(task.noise_var),) * D
+    return _Info(D, int(task.latent_dim or gt.latent_dim), int(gt.latent_dim), nv, nv_gt, gt)
+
+
+def _shape_key(task: Task, info: _Info) -> tuple:
+    # VAE, IWAE and LIN are unsupervised: labels of semi-supervised sets are ignored
+    # (label_dim 0); the M2 objectives (a later issue) will add the label width here.
+    return (task.profile, info.data_dim, info.latent_dim, 0, task.method, task.iwae_samples,
+            task.learn_noise, _is_real(task.dataset))
+
+
+def plan_groups(tasks: Sequence[Task], loader: str = "vaefail_core.data",
+                max_models: int | None = None) -> list[list[Task]]:
+    """Tasks whose shapes match, in ensembles of at most ``max_models`` members (a task's
+    restarts are never split). Deterministic: follows the order of first appearance."""
+    ld = _loader(loader)
+    cache: dict = {}
+    buckets: dict[tuple, list[Task]] = {}
+    for t in tasks:
+        buckets.setdefault(_shape_key(t, _info(ld, t, cache)), []).append(t)
+    groups = []
+    for key, ts in buckets.items():
+        cap = max_models or get_profile(key[0]).max_models
+        cur, n = [], 0
+        for t in ts:
+            k = len(t.restart_ids())
+            if cur and n + k > cap:
+                groups.append(cur)
+                cur, n = [], 0
+            cur.append(t)
+            n += k
+        if cur:
+            groups.append(cur)
+    return groups
+
+
+def _nan_to_none(x):
+    """JSON-ready: NaN/inf -> None, floats rounded to 7 significant digits (float32)."""
+    if isinstance(x, float):
+        return float(f"{x:.7g}") if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: _nan_to_none(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_nan_to_none(v) for v in x]
+    return x
+
+
+def _f(a) -> float:
+    return float(np.asarray(a))
+
+
+def run_group(spec: dict) -> list[dict]:
+    """Train and evaluate one group of shape-compatible tasks (a pure function).
+
+    spec: ``{"tasks": [task.config()["task"], ...], "loader": "module[:attr]",
+    "device": None | str}``. Returns, per task, ``{"record": dict, "params": bytes | None}``.
+    """
+    from . import evaluate as ev
+
+    tasks = [Task.from_dict(d) for d in spec["tasks"]]
+    ld = _loader(spec.get("loader", "vaefail_core.data"))
+    device = torch.device(spec["device"]) if spec.get("device") else default_device()
+    p = tasks[0].prof
+    set_seed(p.seed)
+    t0 = time.perf_counter()
+
+    cache, splits, surs = {}, {}, {}
+    members, owner, surrogates, noise, infos = [], [], [], [], []
+    data = {"train": [], "val": [], "test": []}
+    for ti, t in enumerate(tasks):
+        info = _info(ld, t, cache)
+        infos.append(info)
+        sk = (t.dataset, t.version)
+        if sk not in splits:
+            splits[sk] = ld.splits(t.dataset, t.version, n_train=p.n_train, n_val=p.n_val, n_test=p.n_test)
+        sp = splits[sk]
+        # ground-truth init needs the true K, a surrogate taking z alone (the unsupervised
+        # methods ignore labels) and the true z of the training points
+        gt_ok = (info.truth is not None and info.latent_dim == info.latent_dim_gt
+                 and int(getattr(info.truth, "label_dim", 0) or 0) == 0
+                 and hasattr(info.truth, "surrogate") and getattr(sp["train"], "z", None) is not None)
+        for r in t.restart_ids():
+            init = "gt" if (gt_ok and r < p.n_gt_restarts) else "random"
+            members.append(Member(seed=derive_seed(p.seed, f"{t.dataset}/{t.version}/{r}"), init=init,
+                                  lin_T=t.lin_T if t.method == "lin" else 0.1,
+                                  lin_R=t.lin_R if t.method == "lin" else 5))
+            owner.append((ti, r))
+            noise.append(np.asarray(info.noise_var, dtype=np.float64))
+            if init == "gt" and t.dataset not in surs:
+                surs[t.dataset] = info.truth.surrogate()
+            surrogates.append(surs[t.dataset] if init == "gt" else None)
+            for part in data:
+                data[part].append(sp[part])
+
+    t, info0 = tasks[0], infos[0]
+    real = _is_real(t.dataset)
+    arch = VAEConfig(data_dim=info0.data_dim, latent_dim=info0.latent_dim, label_dim=0,
+                     hidden=HIDDEN_UCI if real else HIDDEN_SYNTHETIC, learn_noise=t.learn_noise)
+    cfg = TrainConfig(method=t.method, iwae_samples=max(1, t.iwae_samples),
+                      epochs=p.epochs_real if real else p.epochs,
+                      batch_size=p.batch_size, lr=p.lr,
+                      gt_warm_epochs=p.gt_warm_epochs, gt_fit_epochs=p.gt_fit_epochs)
+
+    def stack(part, attr, need=True):
+        vals = [getattr(s, attr, None) for s in data[part]]
+        if any(v is None for v in vals):
+            if need:
+                raise ValueError(f"split {part!r} lacks {attr!r}")
+            return None
+        return np.stack([np.asarray(v, dtype=np.float32).reshape(len(v), -1) for v in vals])
+
+    train = {"x": stack("train", "x"), "z": stack("train", "z", need=False)}
+    val = {"x": stack("val", "x")}
+    x_val, x_test, x_train = val["x"], stack("test", "x"), train["x"]
+    res = train_ensemble(arch, cfg, members, train, val, noise_var=np.stack(noise),
+                         surrogates=surrogates, device=device, progress=False)
+    vae, h = res.model, res.history
+    seconds_train = res.seconds
+
+    # ---- evaluation of every member ------------------------------------------------------
+    obj = make_objective(t.method, max(1, t.iwae_samples))
+    val_obj = ev.objective_value(vae, obj, x_val, tag="val-objective", repeats=p.eval_repeats)
+    S_e = p.eval_elbo_samples
+    ne = {part: ev.neg_elbo(vae, xx, n_samples=S_e, tag=f"neg_elbo/{part}")
+          for part, xx in (("train", x_train), ("val", x_val), ("test", x_test))}
+    iw = {}
+    if t.method == "iwae":
+        iw = {part: ev.iwae_value(vae, xx, t.iwae_samples, tag=f"iwae/{part}")
+              for part, xx in (("val", x_val), ("test", x_test))}
+    nvar = vae.noise_var.detach().cpu().numpy()
+
+    out = []
+    for ti, task in enumerate(tasks):
+        idx = [m for m, (o, _) in enumerate(owner) if o == ti]
+        best = idx[int(np.argmin(val_obj[idx]))]
+        knn_members = {"none": [], "selected": [best], "all": idx}[task.knn]
+        knn = ev.knn_statistic(vae, x_test, tag="knn/test", members=knn_members) if knn_members else None
+        # on validation data too: for choosing hyper-parameters by kNN (App. D) without the test set
+        knn_v = ev.knn_statistic(vae, x_val, tag="knn/val", members=knn_members) if knn_members else None
+        rows = []
+        for m in idx:
+            row = {
+                "restart": owner[m][1], "init": members[m].init, "seed": members[m].seed,
+                "val_objective": _f(val_obj[m]),
+                "train_neg_elbo": _f(ne["train"][m]), "val_neg_elbo": _f(ne["val"][m]),
+                "test_neg_elbo": _f(ne["test"][m]),
+                "noise_var": nvar[m].tolist(),
+                "train_loss": h["train_loss"][:, m].tolist(),
+                "gt_decoder_mse": _f(h["gt_decoder_mse"][m]), "gt_warm_loss": _f(h["gt_warm_loss"][m]),
+                "gt_fit_loss": _f(h["gt_fit_loss"][m]),
+                "knn_test": None if knn is None else _f(knn[m]),
+                "knn_val": None if knn_v is None else _f(knn_v[m]),
+            }
+            if iw:
+                row["val_neg_iwae"], row["test_neg_iwae"] = _f(iw["val"][m]), _f(iw["test"][m])
+            if task.method == "lin":
+                row["aggressive_epochs"] = int(h["aggressive"][:, m].sum())
+                row["inner_steps"] = int(h["inner_steps"][:, m].sum())
+                row["val_mi"] = h["val_mi"][:, m].tolist()
+            rows.append(row)
+        sel = vae.subset([best])
+        xs_test = x_test[best:best + 1]
+        selected = {
+            "restart": owner[best][1],
+            "test_log_px_is": _f(ev.log_px_importance(sel, xs_test, n_samples=p.eval_is_samples,
+                                                      tag="log_px/test").mean()),
+            "knn_test": None if knn is None else _f(knn[best]),
+            "knn_val": None if knn_v is None else _f(knn_v[best]),
+            "noise_eq9": ev.noise_eq9(sel, x_train[best:best + 1], n_samples=S_e)[0].tolist(),
+        }
+        meta = {"task": task.label, "key": task.key, "restart": owner[best][1]}
+        params = ev.npz_bytes(ev.member_arrays(vae, best, meta))
+        record = {
+            "key": task.key, "code_version": CODE_VERSION, "label": task.label,
+            "config": json.loads(json.dumps(task.config())),
+            "dataset": {"name": task.dataset, "data_dim": infos[ti].data_dim,
+                        "latent_dim": infos[ti].latent_dim, "latent_dim_gt": infos[ti].latent_dim_gt,
+                        "noise_var": list(infos[ti].noise_var), "noise_var_gt": infos[ti].noise_var_gt},
+            "objective": obj.name, "members": rows, "selected": selected,
+            "group_size": len(members), "group_train_seconds": seconds_train,
+            "group_seconds": time.perf_counter() - t0, "torch": torch.__version__, "device": str(device),
+        }
+        config = record.pop("config")          # kept exact: it is compared when verifying
+        record = _nan_to_none(record)
+        record["config"] = config
+        out.append({"record": record, "params": params})
+    return out
+
+
+def process_map(workers: int = 2, threads: int = 1) -> Callable:
+    """A ``map_fn`` for ``run_sweep`` that runs groups in ``workers`` fresh processes
+    (spawn) with ``threads`` torch threads each, yielding results in order.
+
+    On a small CPU box, 2 processes x 1 thread beats 1 process x 2 threads: intra-op
+    threads help little at these matrix sizes, and when the cores are shared with
+    anything else, OpenMP threads waiting at barriers slow a step down many times over.
+    """
+    import multiprocessing
+
+    def _map(fn, specs):
+        specs = list(specs)
+        old = os.environ.get("VAEFAIL_THREADS")
+        os.environ["VAEFAIL_THREADS"] = str(threads)   # the spawned workers inherit it
+        try:
+            pool = multiprocessing.get_context("spawn").Pool(min(workers, max(1, len(specs))))
+        finally:
+            if old is None:
+                os.environ.pop("VAEFAIL_THREADS", None)
+            else:
+                os.environ["VAEFAIL_THREADS"] = old
+        with pool:
+            yield from pool.imap(fn, specs)
+
+    return _map
+
+
+@dataclass
+class SweepResult:
+    """Records in task order, and what this call computed vs. found in the cache."""
+
+    records: list[dict]
+    n_computed: int = 0
+    n_cached: int = 0
+    n_groups: int = 0
+
+    def __iter__(self):
+        return iter(self.records)
+
+    def __len__(self):
+        return len(self.records)
+
+    def __getitem__(self, i):
+        return self.records[i]
+
+
+def run_sweep(tasks: Iterable[Task], cache_dir: str | os.PathLike | None = None, *,
+              loader: str = "vaefail_core.data", progress: bool | None = None,
+              map_fn: Callable = map, max_models: int | None = None,
+              device: str | None = None, recompute: bool = False) -> SweepResult:
+    """Run (or load) every task; see the module docstring. ``cache_dir`` defaults to
+    ``results/<profile>`` in the repository. ``recompute=True`` ignores valid records."""
+    tasks = list(dict.fromkeys(tasks))       # drop duplicates, keep order
+    todo = [t for t in tasks if recompute or verify_record(t, cache_dir) is None]
+    n_models = lambda ts: sum(len(t.restart_ids()) for t in ts)
+    groups = plan_groups(todo, loader, max_models)
+    bar = None
+    if progress_enabled(progress) and todo:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=n_models(tasks), initial=n_models(tasks) - n_models(todo),
+                   desc="sweep", unit="model")
+    specs = [{"tasks": [t.config()["task"] for t in g], "loader": loader, "device": device}
+             for g in groups]
+    exit_after = int(os.environ.get(EXIT_AFTER_ENV, "0") or 0)
+    done = 0
+    for g, results in zip(groups, map_fn(run_group, specs)):
+        for t, res in zip(g, results):
+            _write(t, cache_dir, res["record"], res["params"])
+        done += 1
+        if bar is not None:
+            bar.update(n_models(g))
+        if exit_after and done >= exit_after:
+            os._exit(75)
+    if bar is not None:
+        bar.close()
+    return SweepResult([load_record(t, cache_dir) for t in tasks], n_computed=len(todo),
+                       n_cached=len(tasks) - len(todo), n_groups=len(groups))
+
+
+def records_frame(records: Iterable[dict]):
+    """A tidy pandas DataFrame, one row per trained model (task config columns + metrics),
+    with ``selected`` marking each task's chosen restart."""
+    import pandas as pd
+    rows = []
+    for rec in records:
+        task = rec["config"]["task"]
+        base = {k: task[k] for k in ("dataset", "version", "method", "profile", "latent_dim",
+                                      "iwae_samples", "lin_T", "lin_R", "learn_noise", "noise_var")}
+        base["label"] = rec["label"]
+        for row in rec["members"]:
+            r = dict(base)
+            r.update({k: v for k, v in row.items() if k not in ("train_loss", "val_mi", "noise_var")})
+            r["noise_var_mean"] = float(np.mean(row["noise_var"]))
+            r["selected"] = row["restart"] == rec["selected"]["restart"]
+            if r["selected"]:
+                r["test_log_px_is"] = rec["selected"]["test_log_px_is"]
+            rows.append(r)
+    return pd.DataFrame(rows)

@@ -1,0 +1,529 @@
+"""Batched-ensemble trainer: VAE, IWAE and Lagging Inference Networks (LIN), with the
+protocol of Sec. 4 / App. D (Adam, lr 1e-3, batch 100, ground-truth initialisation).
+
+M independent models (restarts x hyper-parameter settings x data versions, whenever the
+shapes match) are trained as one batched model. Member m is *exactly* the model one would
+get by training it alone with the same seed, up to floating-point rounding
+(``tests/test_train.py`` checks ensemble-of-3 against three single runs), because:
+
+* the ensemble loss is the sum over members of their per-member mean losses, and every
+  layer is a batched matmul with per-member weights (``nets.EnsembleMLP``);
+* each member has its own initialisation seed, its own data order (``BatchStream``: one
+  ``torch.Generator`` per member, a fresh permutation every epoch), its own noise stream
+  (``objectives.MemberRNG``) and its own data version (data stacked as [M, N, D]);
+* ``EnsembleAdam`` is Adam with per-member step counts and a per-member update mask, so
+  a member that sits out a step (LIN) keeps parameters *and* optimiser state unchanged.
+
+LIN (He et al. 2019) and the paper's T and R (App. D)
+-----------------------------------------------------
+While a member is "aggressive", every outer step is: (1) an inner loop of encoder-only
+Adam steps, the first on the outer mini-batch and then on fresh mini-batches from a
+separate per-member stream; after every R inner steps the mean inner loss over those R
+steps is compared with the mean over the previous R steps, and the loop stops when it
+improved by less than T (absolute, in nats per data point of the training loss; the
+first window is always accepted), or after ``lin_max_inner`` steps (He et al.: 100);
+(2) one decoder-only step on the outer mini-batch. Members leave the aggressive phase at
+the end of the first epoch in which the mutual information I_q(x; z) on the validation
+set (He et al.'s estimator, :func:`evaluate.q_mutual_info`) does not increase; from then
+on they train normally (encoder and decoder together). He et al.'s code is the special
+case R = 15, T = 0. An absolute T is used because the negative ELBO of the 2-D synthetic
+data sets is near zero (Figure-8: about -0.1 nats), where a relative threshold is
+meaningless. In an ensemble the inner loop runs while any member is still in it; members
+that stopped are masked (no Adam update, no data or noise consumed), so each member
+follows its own schedule exactly.
+
+Ground-truth initialisation (App. D, "Initialization at Global Optima")
+------------------------------------------------------------------------
+For members with ``init="gt"``: the decoder is set to the fitted surrogate of the ground
+truth (copied if the architectures match; otherwise regressed onto it with full
+supervision on the true training z, as App. D describes), then the encoder is fit with the
+decoder frozen, in two phases: ``gt_warm_epochs`` of maximum likelihood of the true z
+under q (``objectives.GaussianRegression``; DESIGN.md: from a random encoder the ELBO
+alone fails on Spiral-Dots) and ``gt_fit_epochs`` of the member's own training objective
+(ELBO or IWAE bound), ending at each member's best iterate (scored after every epoch on
+1000 training points with fixed noise: on Spiral-Dots the frozen-decoder ELBO oscillates
+between ~90 and, at times, ~2000 nats). Main training then starts with fresh Adam states.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import default_device
+from .nets import EnsembleMLP
+from .objectives import (
+    VAE, GaussianRegression, MemberRNG, Objective, VAEConfig, derive_seed, make_objective,
+)
+
+__all__ = [
+    "TrainConfig", "Member", "TrainResult", "EnsembleAdam", "BatchStream",
+    "train_ensemble", "run_epochs", "init_ground_truth", "progress_enabled", "VAE", "VAEConfig",
+]
+
+
+def progress_enabled(progress: bool | None) -> bool:
+    """Progress bars: on unless ``progress=False`` or the env var ``VAEFAIL_QUIET=1``."""
+    if progress is False or os.environ.get("VAEFAIL_QUIET", "0") not in ("", "0"):
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------------------
+# Configuration
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train one ensemble (every member shares these). Paper values: App. D."""
+
+    method: str = "vae"              #: "vae" | "iwae" | "lin"
+    iwae_samples: int = 5            #: S (IWAE only)
+    epochs: int = 100                #: App. D: 100 on synthetic data (20000 on UCI)
+    batch_size: int = 100            #: App. D
+    lr: float = 1e-3                 #: App. D (Adam)
+    lin_max_inner: int = 100         #: cap on LIN's inner encoder steps (He et al.: 100)
+    lin_mi_batch: int = 100          #: batch over which I_q(x; z) aggregates q(z) (He et al.)
+    gt_warm_epochs: int = 20         #: supervised warm start of the GT encoder
+    gt_fit_epochs: int = 100         #: encoder fit by the objective, decoder frozen
+    gt_decoder_epochs: int = 200     #: only if the surrogate's architecture differs
+
+    def __post_init__(self):
+        if self.method not in ("vae", "iwae", "lin"):
+            raise ValueError(f"unknown method {self.method!r}; use 'vae', 'iwae' or 'lin'")
+        for name in ("epochs", "gt_warm_epochs", "gt_fit_epochs", "gt_decoder_epochs"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("batch_size", "iwae_samples", "lin_max_inner", "lin_mi_batch"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+
+
+@dataclass(frozen=True)
+class Member:
+    """One ensemble member: its seed, its initialisation, its own LIN hyper-parameters."""
+
+    seed: int
+    init: str = "random"     #: "random" | "gt"
+    lin_T: float = 0.1       #: LIN threshold T (nats per data point, absolute)
+    lin_R: int = 5           #: LIN window R (inner steps averaged per comparison)
+
+    def __post_init__(self):
+        if self.init not in ("random", "gt"):
+            raise ValueError(f"init must be 'random' or 'gt', got {self.init!r}")
+        if self.lin_R < 1 or not self.lin_T >= 0:
+            raise ValueError(f"LIN needs R >= 1 and T >= 0, got R={self.lin_R}, T={self.lin_T}")
+
+
+@dataclass
+class TrainResult:
+    model: VAE
+    history: dict[str, np.ndarray]
+    cfg: TrainConfig
+    members: list[Member] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+# --------------------------------------------------------------------------------------
+# Per-member Adam, per-member data order
+# --------------------------------------------------------------------------------------
+class _Group:
+    """One parameter group: a column slice [a, b) of the optimiser's flat buffers, with
+    its own per-member step count."""
+
+    def __init__(self, params: list[nn.Parameter], a: int, b: int, n_models: int, device):
+        self.params, self.a, self.b = params, a, b
+        self.t = torch.zeros(n_models, 1, device=device)
+
+
+class EnsembleAdam:
+    """Adam (Kingma & Ba 2014; same update as ``torch.optim.Adam``) run independently for
+    each of M ensemble members, with a per-member step count and update mask.
+
+    All parameters (each with a leading model axis) are re-bound as views of one flat
+    [M, P] buffer, a group being a column slice of it, so an update is a dozen
+    elementwise ops on one tensor instead of a Python loop over parameters (and one
+    update for all groups when they step together). ``step(total, masks)``
+    differentiates ``total`` (the sum of per-member losses) w.r.t. the groups named in
+    ``masks`` (all if None); a mask [M] bool freezes members with False (parameters and
+    Adam state untouched). Create the optimiser after moving the model to its device.
+    """
+
+    def __init__(self, groups: Mapping[str, Sequence[nn.Parameter]], n_models: int,
+                 lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+        self.n_models, self.lr, self.betas, self.eps = n_models, lr, betas, eps
+        groups = {k: list(v) for k, v in groups.items() if len(v)}
+        params = [p for v in groups.values() for p in v]
+        if not params:
+            raise ValueError("no parameters to optimise")
+        with torch.no_grad():
+            flat = torch.cat([p.detach().reshape(n_models, -1) for p in params], 1).contiguous()
+            off, self.groups = 0, {}
+            for k, ps in groups.items():
+                start = off
+                for p in ps:      # re-bind every parameter as a view of the flat buffer
+                    n = p[0].numel()
+                    p.data = flat[:, off:off + n].view(p.shape)
+                    off += n
+                self.groups[k] = _Group(ps, start, off, n_models, flat.device)
+        self.flat = flat
+        self.m = torch.zeros_like(flat)
+        self.v = torch.zeros_like(flat)
+
+    def step(self, total: torch.Tensor, masks: Mapping[str, torch.Tensor | None] | None = None):
+        masks = {k: None for k in self.groups} if masks is None else dict(masks)
+        names = [k for k, mk in masks.items() if k in self.groups and (mk is None or bool(mk.any()))]
+        if not names:
+            return
+        params = [p for k in names for p in self.groups[k].params]
+        grads = torch.autograd.grad(total, params)
+        flat_g = torch.cat([g.reshape(self.n_models, -1) for g in grads], 1)
+        gs = [self.groups[k] for k in names]
+        with torch.no_grad():
+            contiguous = all(g1.b == g2.a for g1, g2 in zip(gs, gs[1:]))
+            if (contiguous and all(masks[k] is None for k in names)
+                    and all(torch.equal(g.t, gs[0].t) for g in gs[1:])):
+                self._update(gs[0].a, gs[-1].b, flat_g, None, gs)      # one fused update
+                return
+            off = 0
+            for k, g in zip(names, gs):
+                n = g.b - g.a
+                self._update(g.a, g.b, flat_g[:, off:off + n], masks[k], [g])
+                off += n
+
+    def _update(self, a: int, b: int, grad: torch.Tensor, mask: torch.Tensor | None, gs: list[_Group]):
+        b1, b2 = self.betas
+        t0 = gs[0].t
+        w = torch.ones_like(t0) if mask is None else mask.to(t0.dtype).view(-1, 1)
+        for g in gs:
+            g.t += w
+        m, v, p = self.m[:, a:b], self.v[:, a:b], self.flat[:, a:b]
+        m.lerp_(grad, (1 - b1) * w)            # w = 0: exactly unchanged
+        v.lerp_(grad * grad, (1 - b2) * w)
+        t = gs[0].t.clamp(min=1.0)
+        step_size = self.lr * w / (1 - b1 ** t)
+        denom = (v / (1 - b2 ** t)).sqrt_().add_(self.eps)
+        p.sub_(step_size * m / denom)
+
+
+class BatchStream:
+    """Mini-batch indices [M, B] with a per-member data order: member m walks through
+    random permutations of range(n) drawn from its own generator (a fresh permutation
+    each epoch; the last n mod B points of a permutation are dropped). ``next(active)``
+    advances only the members with ``active[m]``."""
+
+    def __init__(self, n: int, batch_size: int, seeds: Sequence[int]):
+        if not 1 <= batch_size <= n:
+            raise ValueError(f"batch_size must be in [1, n={n}], got {batch_size}")
+        self.n, self.B = n, batch_size
+        self.n_batches = n // batch_size
+        self.gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
+        self.perms: list[torch.Tensor | None] = [None] * len(seeds)
+        self.pos = [self.n_batches * batch_size] * len(seeds)
+        self._idle = torch.zeros(batch_size, dtype=torch.long)
+
+    def next(self, active: torch.Tensor | None = None) -> torch.Tensor:
+        act = None if active is None else active.tolist()
+        rows = []
+        for m, gen in enumerate(self.gens):
+            if act is not None and not act[m]:
+                rows.append(self._idle)
+                continue
+            if self.pos[m] + self.B > self.n_batches * self.B:
+                self.perms[m] = torch.randperm(self.n, generator=gen)
+                self.pos[m] = 0
+            rows.append(self.perms[m][self.pos[m]:self.pos[m] + self.B])
+            self.pos[m] += self.B
+        return torch.stack(rows)
+
+
+def _stack_data(data: Mapping, n_models: int, device) -> dict[str, torch.Tensor]:
+    """Data dict -> tensors [M, N, ...] on device. Arrays without the model axis (their
+    first axis is N, the same for every member) are broadcast (a view, no copy)."""
+    out = {}
+    for k, v in data.items():
+        if v is None:
+            continue
+        t = torch.as_tensor(np.asarray(v) if not torch.is_tensor(v) else v)
+        t = t.to(device, torch.float32 if t.is_floating_point() else t.dtype)
+        if k in ("x", "z", "y") and t.dim() == 1:
+            t = t[:, None]
+        if t.dim() >= 3 or (k == "label_mask" and t.dim() == 2):
+            if t.shape[0] != n_models:
+                raise ValueError(f"data[{k!r}] has {t.shape[0]} members, expected {n_models}")
+        else:
+            t = t.unsqueeze(0).expand(n_models, *t.shape)
+        out[k] = t
+    if "x" not in out:
+        raise ValueError("data needs an 'x' entry")
+    n = {k: v.shape[1] for k, v in out.items()}
+    if len(set(n.values())) != 1:
+        raise ValueError(f"data entries disagree on N: {n}")
+    return out
+
+
+def _take(data: dict[str, torch.Tensor], idx: torch.Tensor) -> dict[str, torch.Tensor]:
+    ar = torch.arange(idx.shape[0], device=idx.device)[:, None]
+    return {k: v[ar, idx] for k, v in data.items()}
+
+
+# --------------------------------------------------------------------------------------
+# Training loops
+# --------------------------------------------------------------------------------------
+def run_epochs(vae: VAE, objective: Objective, data: dict[str, torch.Tensor], *, epochs: int,
+               batch_size: int, lr: float, tag: str, groups: Sequence[str] = ("encoder", "decoder"),
+               keep_best: bool = False, eval_n: int = 1000) -> np.ndarray:
+    """Plain mini-batch Adam on ``objective`` for the parameter ``groups`` given (others
+    frozen), every member active. Returns the per-epoch mean training loss [epochs, M].
+
+    ``keep_best``: score each member's parameters before training and after every epoch
+    on the first ``eval_n`` training points with fixed noise, and end with each member's
+    best-scoring iterate (used for the ground-truth encoder fit, whose ELBO oscillates on
+    data with very steep decoders such as Spiral-Dots). Row ``epochs`` of the result is
+    then the best score [M] (the returned array has ``epochs + 1`` rows).
+    """
+    M = vae.n_models
+    stream = BatchStream(data["x"].shape[1], batch_size, [derive_seed(s, tag + "/data") for s in vae.seeds])
+    rng = MemberRNG([derive_seed(s, tag + "/noise") for s in vae.seeds], vae.device)
+    pg = vae.param_groups()
+    opt = EnsembleAdam({g: pg[g] for g in groups}, M, lr)
+    out = np.zeros((epochs + int(keep_best), M))
+    if keep_best:
+        sub = {k: v[:, :eval_n] for k, v in data.items()}
+
+        @torch.no_grad()
+        def score():
+            fixed = MemberRNG([derive_seed(s, tag + "/score") for s in vae.seeds], vae.device)
+            return objective.loss(vae, sub, fixed)[0]
+
+        best, best_flat = score(), opt.flat.clone()
+    for e in range(epochs):
+        acc = torch.zeros(M, device=vae.device)
+        for _ in range(stream.n_batches):
+            loss, _ = objective.loss(vae, _take(data, stream.next().to(vae.device)), rng)
+            opt.step(loss.sum())
+            acc += loss.detach()
+        out[e] = (acc / stream.n_batches).cpu().numpy()
+        if keep_best:
+            cur = score()
+            better = cur < best
+            best = torch.where(better, cur, best)
+            best_flat[better] = opt.flat[better]
+    if keep_best:
+        with torch.no_grad():
+            opt.flat.copy_(best_flat)
+        out[epochs] = best.cpu().numpy()
+    return out
+
+
+def init_ground_truth(vae: VAE, idx: Sequence[int], surrogates: Sequence[EnsembleMLP],
+                      data: dict[str, torch.Tensor], objective: Objective, cfg: TrainConfig
+                      ) -> dict[str, np.ndarray]:
+    """Initialise members ``idx`` at the ground truth (App. D; see the module docstring).
+
+    ``surrogates[j]`` is the fitted ground-truth network (an ``EnsembleMLP`` with M = 1)
+    for member ``idx[j]``. Works on a sub-ensemble of just these members. Returns the
+    final loss of each phase, [len(idx)] (NaN for a phase that did not run).
+    """
+    idx = list(idx)
+    if len(surrogates) != len(idx):
+        raise ValueError(f"need one surrogate per ground-truth member ({len(idx)}), got {len(surrogates)}")
+    sub = vae.subset(idx)
+    sub_data = {k: v[idx] for k, v in data.items()}
+    n = len(idx)
+    out = {k: np.full(n, np.nan) for k in ("gt_decoder_mse", "gt_warm_loss", "gt_fit_loss")}
+    dec = sub.decoder
+    need_fit = []
+    for j, sur in enumerate(surrogates):
+        if not isinstance(sur, EnsembleMLP) or sur.n_models != 1:
+            raise ValueError("a surrogate must be an EnsembleMLP with n_models = 1")
+        if (sur.d_in, sur.d_out) != (dec.d_in, dec.d_out):
+            raise ValueError(f"surrogate maps {sur.d_in} -> {sur.d_out}, the decoder "
+                             f"{dec.d_in} -> {dec.d_out}: ground-truth init needs equal shapes")
+        if sur.hidden == dec.hidden:
+            dec.load_member(j, sur.member_state(0))
+            out["gt_decoder_mse"][j] = 0.0
+        else:
+            need_fit.append(j)
+    if need_fit:   # App. D: "initialised to the ground truth using full supervision"
+        if "z" not in sub_data:
+            raise ValueError("regressing the decoder onto a surrogate needs the true z ('z' in data)")
+        out["gt_decoder_mse"][need_fit] = _regress_decoder(sub, need_fit, surrogates, sub_data, cfg)
+    if cfg.gt_warm_epochs:
+        if "z" not in sub_data:
+            raise ValueError("the ground-truth warm start needs the true z ('z' in data)")
+        h = run_epochs(sub, GaussianRegression(), sub_data, epochs=cfg.gt_warm_epochs,
+                       batch_size=cfg.batch_size, lr=cfg.lr, tag="gt-warm", groups=("encoder",))
+        out["gt_warm_loss"] = h[-1]
+    if cfg.gt_fit_epochs:
+        h = run_epochs(sub, objective, sub_data, epochs=cfg.gt_fit_epochs, batch_size=cfg.batch_size,
+                       lr=cfg.lr, tag="gt-fit", groups=("encoder",), keep_best=True)
+        out["gt_fit_loss"] = h[-1]      # the best score (on a fixed training subset)
+    vae.assign(idx, sub)
+    return out
+
+
+def _regress_decoder(sub: VAE, js: list[int], surrogates, data, cfg: TrainConfig) -> np.ndarray:
+    """Fit decoders ``js`` of ``sub`` to their surrogates by MSE on the true training z."""
+    z = data["z"]
+    with torch.no_grad():
+        target = torch.zeros(sub.n_models, z.shape[1], sub.cfg.data_dim, device=z.device)
+        for j in js:
+            inp = z[j:j + 1] if "y" not in data else torch.cat([z[j:j + 1], data["y"][j:j + 1]], -1)
+            target[j] = surrogates[j].to(z.device)(inp)[0]
+    mask = torch.zeros(sub.n_models, dtype=torch.bool, device=z.device)
+    mask[js] = True
+    d = {"z": z, "t": target}
+    if "y" in data:
+        d["y"] = data["y"]
+    stream = BatchStream(z.shape[1], cfg.batch_size, [derive_seed(s, "gt-decoder/data") for s in sub.seeds])
+    opt = EnsembleAdam({"decoder": list(sub.decoder.parameters())}, sub.n_models, cfg.lr)
+    for _ in range(cfg.gt_decoder_epochs * stream.n_batches):
+        b = _take(d, stream.next().to(z.device))
+        mse = ((sub.decode(b["z"], b.get("y")) - b["t"]) ** 2).mean((1, 2))
+        opt.step(mse.sum(), masks={"decoder": mask})
+    with torch.no_grad():
+        mse = ((sub.decode(z, data.get("y")) - target) ** 2).mean((1, 2))
+    return mse[js].cpu().numpy()
+
+
+def train_ensemble(arch: VAEConfig, cfg: TrainConfig, members: Sequence[Member],
+                   train: Mapping, val: Mapping | None = None,
+                   noise_var: float | Sequence | torch.Tensor = 1.0,
+                   surrogates: Sequence[EnsembleMLP | None] | EnsembleMLP | None = None,
+                   device: torch.device | str | None = None, progress: bool | None = None,
+                   ) -> TrainResult:
+    """Train ``len(members)`` VAEs as one ensemble (see the module docstring).
+
+    train / val: dicts of arrays, ``"x"`` required ([M, N, D], or [N, D] shared by all
+    members); ``"z"`` (true latents) is needed for ground-truth members; any other key
+    (``"y"``, ``"label_mask"``) is batched alongside and handed to the objective.
+    noise_var: fixed (or initial, if ``arch.learn_noise``) sigma^2: scalar, [D], [M], [M, D].
+    surrogates: the ground-truth network for each member (None for random members), or
+    one network for all. LIN needs ``val`` (its aggressive phase watches validation MI).
+    History: ``train_loss`` [epochs, M] (mean outer-step loss per epoch), ``aggressive``
+    [epochs, M] (LIN: aggressive during the epoch), ``inner_steps`` [epochs, M] (LIN encoder
+    steps), ``val_mi`` [epochs, M] (NaN when not computed), and the ``gt_*`` losses [M].
+    """
+    from .evaluate import q_mutual_info   # evaluate imports objectives only; no cycle
+
+    members = list(members)
+    M = len(members)
+    if M == 0:
+        raise ValueError("need at least one member")
+    device = torch.device(device) if device is not None else default_device()
+    data = _stack_data(train, M, device)
+    vdata = _stack_data(val, M, device) if val is not None else None
+    if data["x"].shape[-1] != arch.data_dim:
+        raise ValueError(f"data has D={data['x'].shape[-1]}, the model expects {arch.data_dim}")
+    if cfg.method == "lin" and vdata is None:
+        raise ValueError("LIN needs validation data (its aggressive phase watches validation MI)")
+    t0 = time.perf_counter()
+    vae = VAE(arch, M, seeds=[mb.seed for mb in members], noise_var=noise_var).to(device)
+    objective = make_objective(cfg.method, cfg.iwae_samples)
+    hist: dict[str, np.ndarray] = {k: np.full(M, np.nan) for k in ("gt_decoder_mse", "gt_warm_loss", "gt_fit_loss")}
+
+    gt_idx = [m for m, mb in enumerate(members) if mb.init == "gt"]
+    if gt_idx:
+        if surrogates is None:
+            raise ValueError("ground-truth members need surrogates")
+        surs = [surrogates] * M if isinstance(surrogates, EnsembleMLP) else list(surrogates)
+        if len(surs) != M or any(surs[m] is None for m in gt_idx):
+            raise ValueError("need a surrogate for every ground-truth member")
+        res = init_ground_truth(vae, gt_idx, [surs[m] for m in gt_idx], data, objective, cfg)
+        for k, v in res.items():
+            hist[k][gt_idx] = v
+
+    hist.update(_fit(vae, objective, data, vdata, cfg, members, q_mutual_info, progress))
+    return TrainResult(vae, hist, cfg, members, time.perf_counter() - t0)
+
+
+def _fit(vae, objective, data, vdata, cfg: TrainConfig, members, q_mutual_info, progress):
+    """The main training phase (VAE / IWAE: plain Adam; LIN: aggressive schedule first)."""
+    M, dev = vae.n_models, vae.device
+    seeds = vae.seeds
+    data = {k: v for k, v in data.items() if k != "z"}   # true latents: ground-truth init only
+    stream = BatchStream(data["x"].shape[1], cfg.batch_size, [derive_seed(s, "train/data") for s in seeds])
+    rng = MemberRNG([derive_seed(s, "train/noise") for s in seeds], dev)
+    opt = EnsembleAdam(vae.param_groups(), M, cfg.lr)
+    lin = cfg.method == "lin"
+    aggressive = torch.full((M,), lin, dtype=torch.bool, device=dev)
+    if lin:
+        inner_stream = BatchStream(data["x"].shape[1], cfg.batch_size,
+                                   [derive_seed(s, "lin-inner/data") for s in seeds])
+        inner_rng = MemberRNG([derive_seed(s, "lin-inner/noise") for s in seeds], dev)
+        mi_rng = MemberRNG([derive_seed(s, "lin-mi/noise") for s in seeds], dev)
+        T = torch.tensor([mb.lin_T for mb in members], device=dev)
+        R = torch.tensor([mb.lin_R for mb in members], device=dev)
+        prev_mi = torch.full((M,), -math.inf, device=dev)
+    E = cfg.epochs
+    hist = {"train_loss": np.zeros((E, M)), "aggressive": np.zeros((E, M), dtype=bool),
+            "inner_steps": np.zeros((E, M), dtype=np.int64), "val_mi": np.full((E, M), np.nan)}
+    bar = None
+    if progress_enabled(progress) and E > 1:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=E, desc=f"{cfg.method} x{M}", unit="epoch", leave=False)
+    for e in range(E):
+        acc = torch.zeros(M, device=dev)
+        inner = torch.zeros(M, dtype=torch.long, device=dev)
+        hist["aggressive"][e] = aggressive.cpu().numpy()
+        for _ in range(stream.n_batches):
+            batch = _take(data, stream.next().to(dev))
+            if lin and bool(aggressive.any()):
+                inner += _lin_inner(vae, objective, batch, data, inner_stream, inner_rng, opt,
+                                    T, R, cfg.lin_max_inner, aggressive)
+            loss, _ = objective.loss(vae, batch, rng)
+            enc_mask = (~aggressive) if lin and bool(aggressive.any()) else None
+            opt.step(loss.sum(), masks={"encoder": enc_mask, "decoder": None})
+            acc += loss.detach()
+        hist["train_loss"][e] = (acc / stream.n_batches).cpu().numpy()
+        hist["inner_steps"][e] = inner.cpu().numpy()
+        if lin and bool(aggressive.any()):
+            mi_rng.active = aggressive
+            mi = q_mutual_info(vae, vdata["x"], mi_rng, batch=cfg.lin_mi_batch)
+            hist["val_mi"][e] = np.where(aggressive.cpu().numpy(), mi.cpu().numpy(), np.nan)
+            stop = aggressive & (mi - prev_mi < 0)
+            prev_mi = torch.where(aggressive, mi, prev_mi)
+            aggressive = aggressive & ~stop
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{float(hist['train_loss'][e].mean()):.3f}")
+    if bar is not None:
+        bar.close()
+    return hist
+
+
+def _lin_inner(vae, objective, first_batch, data, stream, rng, opt, T, R, max_inner, aggressive):
+    """LIN's aggressive inner loop (encoder only) for the members in ``aggressive``.
+    Returns the number of inner steps each member took [M]."""
+    M, dev = vae.n_models, vae.device
+    active = aggressive.clone()
+    k = torch.zeros(M, dtype=torch.long, device=dev)
+    win = torch.zeros(M, device=dev)
+    prev = torch.full((M,), math.inf, device=dev)
+    batch = first_batch
+    for _ in range(max_inner):
+        rng.active = active
+        loss, _ = objective.loss(vae, batch, rng)
+        opt.step(loss.sum(), masks={"encoder": active})
+        k += active.long()
+        win += torch.where(active, loss.detach(), torch.zeros_like(win))
+        check = active & (k % R == 0)
+        if bool(check.any()):
+            cur = win / R
+            stop = check & (prev - cur < T)
+            prev = torch.where(check, cur, prev)
+            win = torch.where(check, torch.zeros_like(win), win)
+            active = active & ~stop
+        if not bool(active.any()):
+            break
+        batch = _take(data, stream.next(active).to(dev))
+    return k
+
