@@ -7,10 +7,16 @@ Modules (one concept each):
   linear      closed forms for linear-Gaussian models (Sec. 5.2, Eq. 6; Sec. 6)
   data        the benchmark data sets (App. G, H; Sec. 8 embedding; UCI)
   metrics     smooth kNN statistic, KSG mutual information, Eq. 9 noise estimate
-  objectives  ELBO, IWAE, (semi-supervised M2 terms)
-  train       batched-ensemble trainer, LIN schedule, protocol of App. D
-  cache       atomic, resumable results cache
+  toy         the 1-D models of Figs. 2-3
+  objectives  the VAE model, ELBO and IWAE objectives (M2 plugs in here)
+  train       batched-ensemble trainer, LIN schedule, ground-truth initialisation
+  evaluate    per-member bounds, samples, learned f and posteriors, kNN, Eq. 9
+  profiles    quick / reduced / paper: how much of App. D a run reproduces
+  sweep       task lists -> resumable, verifiable results cache
+  experiments one function per paper table / figure family
+  cache       atomic writes and the config-hash cache
   plots       shared figure helpers
+  cli         the `vaefail` command
 """
 from __future__ import annotations
 
