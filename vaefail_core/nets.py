@@ -26,6 +26,25 @@ def _member_generators(seeds: Sequence[int]) -> list[torch.Generator]:
     return [torch.Generator().manual_seed(int(s)) for s in seeds]
 
 
+class MemberMixin:
+    """Moving single members in and out of a module whose every parameter and buffer
+    carries the leading model axis (shared by ``EnsembleMLP`` and ``objectives.VAE``)."""
+
+    @torch.no_grad()
+    def member_state(self, m: int) -> dict[str, torch.Tensor]:
+        """Parameters and buffers of member m (leading axis of size 1), detached copies."""
+        return {k: v[m : m + 1].detach().clone() for k, v in self.state_dict().items()}
+
+    @torch.no_grad()
+    def load_member(self, m: int, state: dict[str, torch.Tensor]) -> None:
+        """Copy a one-member state (e.g. a fitted surrogate, M=1) into slot m."""
+        own = self.state_dict()
+        for k, v in state.items():
+            if k not in own:
+                raise KeyError(f"unexpected parameter {k!r}")
+            own[k][m].copy_(torch.as_tensor(v).reshape(own[k][m].shape))
+
+
 class EnsembleLinear(nn.Module):
     """M independent affine maps: ``y[m] = x[m] @ W[m] + b[m]``."""
 
@@ -50,7 +69,7 @@ class EnsembleLinear(nn.Module):
         return torch.baddbmm(self.bias, x, self.weight)
 
 
-class EnsembleMLP(nn.Module):
+class EnsembleMLP(MemberMixin, nn.Module):
     """M independent MLPs with leaky-ReLU hidden layers and a linear output layer."""
 
     def __init__(
@@ -91,21 +110,6 @@ class EnsembleMLP(nn.Module):
             if i < len(self.layers) - 1:
                 h = nn.functional.leaky_relu(h, self.negative_slope)
         return h
-
-    # -- moving members in and out -------------------------------------------------
-    @torch.no_grad()
-    def member_state(self, m: int) -> dict[str, torch.Tensor]:
-        """Parameters of member m (leading model axis of size 1), detached copies."""
-        return {k: v[m : m + 1].detach().clone() for k, v in self.state_dict().items()}
-
-    @torch.no_grad()
-    def load_member(self, m: int, state: dict[str, torch.Tensor]) -> None:
-        """Copy a one-member state (e.g. a fitted surrogate, M=1) into slot m."""
-        own = self.state_dict()
-        for k, v in state.items():
-            if k not in own:
-                raise KeyError(f"unexpected parameter {k!r}")
-            own[k][m].copy_(v.reshape(own[k][m].shape))
 
     @classmethod
     def from_members(cls, states: Sequence[dict[str, torch.Tensor]], **kwargs) -> "EnsembleMLP":

@@ -58,7 +58,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .nets import HIDDEN_SYNTHETIC, EnsembleMLP
+from .nets import HIDDEN_SYNTHETIC, EnsembleMLP, MemberMixin
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -139,7 +139,7 @@ class VAEConfig:
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
 
 
-class VAE(nn.Module):
+class VAE(MemberMixin, nn.Module):
     """M independent VAEs (Eq. 1) evaluated as one batched model (M = 1: a single VAE).
 
     ``seeds[m]`` initialises member m's encoder and decoder (independently of M);
@@ -207,19 +207,6 @@ class VAE(nn.Module):
         if self.cfg.learn_noise:
             dec.append(self.log_noise_var)
         return {"encoder": list(self.encoder.parameters()), "decoder": dec}
-
-    @torch.no_grad()
-    def member_state(self, m: int) -> dict[str, torch.Tensor]:
-        """Parameters and buffers of member m (leading axis of size 1), detached copies."""
-        return {k: v[m:m + 1].detach().clone() for k, v in self.state_dict().items()}
-
-    @torch.no_grad()
-    def load_member(self, m: int, state: dict[str, torch.Tensor]) -> None:
-        own = self.state_dict()
-        for k, v in state.items():
-            if k not in own:
-                raise KeyError(f"unexpected parameter {k!r}")
-            own[k][m].copy_(torch.as_tensor(v).reshape(own[k][m].shape))
 
     @classmethod
     def from_members(cls, cfg: VAEConfig, states: Sequence[dict], seeds: Sequence[int] | None = None
