@@ -181,7 +181,10 @@ def grid_tasks(datasets: Sequence[str], profile: str, methods: Sequence[str] = M
 # The cache
 # --------------------------------------------------------------------------------------
 def default_cache_dir(profile: str) -> Path:
-    return REPO_ROOT / "results" / profile
+    """``results/<profile>`` in the repository (``$VAEFAIL_RESULTS/<profile>`` if set)."""
+    from .cache import RESULTS_DIR
+
+    return Path(RESULTS_DIR) / profile
 
 
 def record_path(task: Task, cache_dir: str | os.PathLike | None = None) -> Path:
