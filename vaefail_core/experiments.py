@@ -135,7 +135,13 @@ def section5_tasks(profile: str) -> list:
             + grid_tasks(SEC5_ONE_CONDITION, profile, methods=("vae", "iwae")))
 
 
-SWEEPS = {"section5": section5_tasks}
+def _section8_tasks(profile: str) -> list:
+    from .sec6_8 import section8_tasks
+
+    return section8_tasks(profile)
+
+
+SWEEPS = {"section5": section5_tasks, "section8": _section8_tasks}
 
 
 def run_named_sweep(name: str, profile: str, workers: int = 2, progress: bool | None = None):

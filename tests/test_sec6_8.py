@@ -1,0 +1,121 @@
+"""Tests of vaefail_core.sec6_8 (Sections 6, 8; Appendices A, C)."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from vaefail_core import linear, metrics, sec6_8
+from vaefail_core.profiles import get_profile
+
+
+def test_rotated_decoder_same_px_zero_pmo():
+    A = sec6_8.LINEAR_A
+    Ap, R = sec6_8.rotated_decoder(A)
+    assert np.allclose(R.T @ R, np.eye(2))
+    assert np.allclose(A @ R, Ap)
+    assert np.allclose(Ap @ Ap.T, A @ A.T)
+    df = sec6_8.linear_example()
+    assert abs(df.iloc[1]["MLEO"]) < 1e-10 and abs(df.iloc[0]["MLEO"]) < 1e-10
+    assert abs(df.iloc[1]["PMO"]) < 1e-10
+    assert df.iloc[0]["PMO"] > 0.1          # the non-diagonal A has correlated posteriors
+    assert abs(df.iloc[1]["posterior corr"]) < 1e-10
+
+
+def test_rotation_scan_mleo_constant_pmo_varies():
+    s = sec6_8.rotation_scan(n=91)
+    assert s["MLEO"].abs().max() < 1e-10
+    assert s["PMO"].min() < 1e-3 < s["PMO"].max()
+
+
+def test_gaussian_collapse():
+    r = sec6_8.gaussian_collapse_scan(0.5 * np.eye(2), n_w=11)
+    assert abs(r["collapsed"]) < 1e-10 and r["global_min"] > -1e-8
+    r = sec6_8.gaussian_collapse_scan(np.array([[1.0, 0.8], [0.8, 1.0]]), n_w=11)
+    assert r["collapsed"] > 0.4 and r["global_min"] < 1e-4   # collapse loses the correlation
+    with pytest.raises(ValueError):
+        sec6_8.gaussian_collapse_scan(np.eye(3))
+
+
+def test_theorem1_split_identity():
+    kl = np.random.default_rng(0).exponential(0.2, 1000)
+    for eta in (0.0, 0.1, 0.5, 10.0):
+        g = sec6_8.theorem1_split(kl, eta)
+        assert g["pmo_eq19"] == pytest.approx(kl.mean(), rel=1e-12)
+        assert g["pr_hi_d_hi"] + g["pr_lo_d_lo"] == pytest.approx(kl.mean(), rel=1e-12)
+    assert sec6_8.theorem1_split(kl, 0.1)["pr_hi"] == pytest.approx((kl > 0.1).mean())
+    with pytest.raises(ValueError):
+        sec6_8.theorem1_split(kl, -1)
+
+
+def test_eq9_is_the_maximiser():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(300, 2))
+    f = x[None] + rng.normal(scale=[0.1, 0.3], size=(16, 300, 2))
+    grid = np.logspace(-3, 0, 301)
+    curve = sec6_8.expected_loglik_curve(x, f, grid)
+    eq9 = metrics.noise_variance_eq9(x, f)
+    for d in range(2):
+        am = sec6_8._argmax_refined(grid, curve[:, d])
+        assert am == pytest.approx(eq9[d], rel=1e-3)
+        assert grid[np.argmax(curve[:, d])] == pytest.approx(eq9[d], rel=0.03)
+    assert eq9[1] > 5 * eq9[0]
+    with pytest.raises(ValueError):
+        sec6_8.expected_loglik_curve(x, f[:, :10], grid)
+
+
+def test_section8_tasks_shapes():
+    p = get_profile("quick")
+    ts = sec6_8.section8_tasks("quick")
+    n_b = len(sec6_8.CASE_B_DATASETS) * len(sec6_8.CASE_B_K) * p.n_versions * (1 + len(p.iwae_S))
+    assert len(ts) == 2 * p.n_versions + n_b
+    assert len({t.key for t in ts}) == len(ts)
+    a = [t for t in ts if t.dataset == "spiral_dots"]
+    assert sorted(t.learn_noise for t in a) == [False] * p.n_versions + [True] * p.n_versions
+    b = [t for t in ts if t.dataset != "spiral_dots"]
+    assert all(t.learn_noise and t.latent_dim in (1, 2, 3) for t in b)
+    assert {t.iwae_samples for t in b if t.method == "iwae"} == set(p.iwae_S)
+
+
+def test_csv_writers(tmp_path):
+    case_a = pd.DataFrame({"experiment": ["learned", "fixed", "learned", "fixed"],
+                           "version": [0, 0, 1, 1], "sigma2": [0.03, 0.01, 0.05, 0.02]})
+    path = sec6_8.write_noise_csv(case_a, "quick", out_dir=tmp_path)
+    df = pd.read_csv(path)
+    assert list(df.columns) == ["experiment", "mean", "sd", "truth"]
+    assert df.set_index("experiment").loc["learned", "mean"] == pytest.approx(0.04)
+    assert df.set_index("experiment").loc["fixed", "mean"] == pytest.approx(0.015)
+    assert df.set_index("experiment").loc["fixed", "sd"] == pytest.approx(np.std([0.01, 0.02], ddof=1), rel=1e-5)
+    frame = pd.DataFrame({"dataset": ["figure8_5d"] * 2, "method": ["vae"] * 2, "K": [1, 1],
+                          "version": [0, 1], "neg_elbo": [1.0, 3.0], "neg_iwae": [np.nan] * 2,
+                          "avg_mi": [2.0, 2.0], "noise_var": [0.02, 0.02], "elbo_gap": [0.1, 0.3]})
+    summ = sec6_8.table1_summary(frame)
+    path = sec6_8.write_table1_csv(summ, "quick", out_dir=tmp_path)
+    df = pd.read_csv(path)
+    assert list(df.columns) == ["dataset", "method", "K", "metric", "mean", "sd"]
+    row = df[df.metric == "neg_elbo"].iloc[0]
+    assert row["mean"] == pytest.approx(2.0) and row["sd"] == pytest.approx(np.sqrt(2), rel=1e-5)
+    assert "neg_iwae" not in set(df.metric)
+
+
+def test_paper_table1_reference_complete():
+    t = sec6_8.PAPER_TABLE1
+    assert len(t) == 24 and set(t.K) == {1, 2, 3}
+
+
+def test_projection_defence_extremes():
+    x = np.random.default_rng(0).normal(size=(200, 5))
+    df = sec6_8.projection_defence({"identity": lambda a: a, "constant": lambda a: np.zeros_like(a)}, x,
+                                   radius=0.5)
+    assert df.loc["identity", "survival"] == pytest.approx(1.0)
+    assert df.loc["identity", "removed/dim"] == pytest.approx(0.0)
+    assert df.loc["constant", "survival"] == pytest.approx(0.0)
+    assert df.loc["constant", "removed/dim"] == pytest.approx((x ** 2).sum(1).mean() / 5)
+
+
+def test_ground_truth_projection_denoises():
+    from vaefail_core import data
+    s = data.get("circle").sample(200, 3)
+    px = sec6_8.ground_truth_projection("circle", s.x)
+    clean = data.get("circle").f(s.z)
+    # 2-D noise onto a 1-D manifold: the normal half of the noise is removed (ratio ~0.5)
+    ratio = ((px - clean) ** 2).sum(1).mean() / ((s.x - clean) ** 2).sum(1).mean()
+    assert 0.3 < ratio < 0.7
