@@ -1,0 +1,276 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation: {extension: .py, format_name: percent}
+#   kernelspec: {display_name: Python 3, language: python, name: python3}
+# ---
+
+# %% [markdown]
+# # Appendices E.1, E.2 and I: when p(x) is and is not compromised (Figures 8-15)
+#
+# Appendix E.1 gives the full analysis behind Table 2. On Figure-8 and Clusters both
+# conditions of Sec. 5.1 hold, and the VAE (and LIN) learn a decoder whose posteriors
+# are simpler than the truth's, at the cost of p(x). IWAE gives up much less.
+# Appendix E.2 argues that both conditions are needed, using two data sets that each
+# meet only one:
+#
+# * **Circle** (App. G.2, Fig. 5c, Fig. 8) meets only condition (2). The
+#   non-Gaussian posteriors occur only near the seam at x = (1, 0), a small share of
+#   the data.
+# * **Absolute-Value** (App. G.3, Fig. 5d, Fig. 9) meets only condition (1). Every true
+#   posterior is bimodal, but a monotone decoder explains the same p(x) with unimodal
+#   posteriors.
+#
+# On both, the paper says the MFG-VAE fits p(x) as well as IWAE. Appendix I's Figures
+# 8-15 show each fit: the true and learned p(x) and f, and the posteriors under the
+# true and the learned f. This page rebuilds them from the cached Section-5 sweep with
+# `vaefail_core.sec5` and turns each caption's claim into a number. Our kNN statistic is a
+# z-score (README, Metrics): about N(0, 1) when the model's samples and the test data
+# come from one distribution, larger when they differ.
+
+# %% tags=["parameters"]
+PROFILE = "reduced"
+SEED = 0
+RETRAIN = False
+
+# %%
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from vaefail_core import sec5, set_seed
+from vaefail_core.profiles import get_profile
+
+set_seed(SEED)
+pd.set_option("display.width", 160)
+pd.set_option("display.max_columns", 30)
+pd.set_option("display.max_colwidth", None)  # the verdict tables hold sentences
+N_PLOT = {"quick": 5000, "reduced": 20000, "paper": 20000}[PROFILE]
+#: one-sided 5 % point of N(0, 1): a kNN z-score below it means "indistinguishable from
+#: the true p(x) at this sample size"
+Z_NULL = 1.645
+# the Section-5 sweep's records (cached; missing tasks are trained first, all with RETRAIN)
+records = sec5.ensure_records(PROFILE, recompute=RETRAIN)
+print(f"Every table on this page was produced with the {PROFILE!r} profile:")
+print(pd.Series(get_profile(PROFILE).describe(), name=PROFILE).to_string())
+
+# %% [markdown]
+# ## The kNN statistic on all four data sets
+#
+# As in Table 2, each method's setting is chosen per data version by the validation
+# loss. Cells show mean +- sd over data versions. The paper reports Table 2 only, so
+# Circle and Absolute-Value have no reference numbers.
+
+# %%
+t_all = sec5.table2(PROFILE, datasets=("figure8", "clusters", "circle", "absolute_value"), records=records)
+print(f"profile {PROFILE}")
+sec5.table2_display(t_all, with_paper=False)
+
+# %% [markdown]
+# ### E.2: is the VAE worse than IWAE when only one condition holds?
+#
+# The test is the same one-sided paired t-test over data versions as in Table 2
+# (H1: VAE's statistic larger), with the exact Mann-Whitney U as a rank check. A large p
+# on the one-condition sets, beside a small p on the two-condition sets, is what E.2
+# predicts. With few versions, a non-significant result is weak evidence of equality,
+# so the mean difference is shown too.
+
+# %%
+pv_all = sec5.table2_per_version(PROFILE, datasets=("figure8", "clusters", "circle", "absolute_value"),
+                                 records=records)
+tests = sec5.vae_vs_iwae(pv_all[pv_all["method"].isin(["VAE", "IWAE"])])
+tests = tests.loc[["figure8", "clusters", "circle", "absolute_value"]]
+tests.insert(0, "conditions of Sec. 5.1", ["both", "both", "only (2)", "only (1)"])
+print(f"profile {PROFILE}")
+print(tests.round(3).to_string())
+
+# %% [markdown]
+# E.2 also says that on these two sets the outcome does not depend on whether training
+# started at the ground truth or randomly. We show which start the validation objective
+# picked, and the best random restart's validation loss minus the best ground-truth
+# one. A negative value means a random start reached a better objective.
+
+# %%
+print(f"profile {PROFILE}")
+print(sec5.init_counts(pv_all).round(3).to_string(index=False))
+
+# %% [markdown]
+# ## Figures 8-15: the learned models
+#
+# Each figure shows the chosen model of data version 0 for one method and data set:
+# (a) the true p(x) with the true f, and the learned p(x) (draws) with the learned f,
+# both coloured by z; (b) the two coordinates of f against z, true dashed and learned
+# solid; (c) the exact posteriors under the true f at three starred test points, chosen
+# as typical, bad and worst by the best-Gaussian KL; (d) the exact posteriors of the
+# learned model at the same points (solid), with the encoder's Gaussian q (dotted).
+# The last panel shows, for 200 test points, the KL of the best Gaussian to the exact
+# posterior under each f. That is the PMO an ideal per-point Gaussian would pay, so
+# lower values mean simpler posteriors. The learned f may run in the opposite direction of z from the true one:
+# the prior is symmetric, so such a model is equally good.
+
+# %%
+PANELS = [("VAE", "circle"), ("VAE", "absolute_value"), ("VAE", "figure8"), ("LIN", "figure8"),
+          ("IWAE", "figure8"), ("VAE", "clusters"), ("LIN", "clusters"), ("IWAE", "clusters"),
+          ("IWAE", "circle"), ("IWAE", "absolute_value")]
+Q = {key: sec5.qualitative_data(PROFILE, key[1], key[0], version=0, n=N_PLOT, seed=SEED, records=records)
+     for key in PANELS}
+simpler = pd.DataFrame([{"paper figure": d["figure"] or "- (Fig. 5 only)", "method": m,
+                         "data set": sec5.DATASET_NAMES[ds], "setting": d["setting"],
+                         "selected restart started": d["init"], "kNN (version 0)": d["knn"],
+                         "best-Gaussian KL, true f": d["kl_true"],
+                         "best-Gaussian KL, learned f": d["kl_learned"]} for (m, ds), d in Q.items()])
+print(f"profile {PROFILE}; data version 0")
+print(simpler.round(3).to_string(index=False))
+
+# %% [markdown]
+# ### Figure 8: VAE on Circle (only condition 2)
+# The caption says that most posteriors are close to Gaussian except near x = (1, 0),
+# where z far below and far above zero meet, so the VAE can fit p(x).
+
+# %%
+sec5.draw_qualitative(Q[("VAE", "circle")])
+plt.show()
+
+# %% [markdown]
+# ### Figure 9: VAE on Absolute-Value (only condition 1)
+# The caption says the VAE's f differs entirely from the true |z|. It is monotone, so
+# its posteriors are unimodal, and p(x) is still fit well.
+
+# %%
+sec5.draw_qualitative(Q[("VAE", "absolute_value")])
+plt.show()
+
+# %% [markdown]
+# ### Figure 10: VAE on Figure-8 (both conditions)
+# The caption says the learned f bends its two ends (z near -3 and 3) away from the
+# crossing at the origin. That removes the multi-modal posteriors there and distorts
+# p(x).
+
+# %%
+sec5.draw_qualitative(Q[("VAE", "figure8")])
+plt.show()
+
+# %% [markdown]
+# ### Figure 11: LIN on Figure-8
+# LIN changes only the optimisation. The caption says it fails as the VAE does.
+
+# %%
+sec5.draw_qualitative(Q[("LIN", "figure8")])
+plt.show()
+
+# %% [markdown]
+# ### Figure 12: IWAE on Figure-8
+# The caption says IWAE's posteriors are only slightly simpler than the truth's. With
+# S = 20 it still does not fit p(x) perfectly.
+
+# %%
+sec5.draw_qualitative(Q[("IWAE", "figure8")])
+plt.show()
+
+# %% [markdown]
+# ### Figure 13: VAE on Clusters (both conditions)
+# The caption says the learned f loses the interleaved steep and flat parts, so the
+# density is smeared between the clusters.
+
+# %%
+sec5.draw_qualitative(Q[("VAE", "clusters")])
+plt.show()
+
+# %% [markdown]
+# ### Figure 14: LIN on Clusters
+# The caption says LIN fails as the VAE does (Fig. 13).
+
+# %%
+sec5.draw_qualitative(Q[("LIN", "clusters")])
+plt.show()
+
+# %% [markdown]
+# ### Figure 15: IWAE on Clusters
+# The caption says IWAE fits the true p(x) while its posteriors are simpler than the
+# truth's.
+
+# %%
+sec5.draw_qualitative(Q[("IWAE", "clusters")])
+plt.show()
+
+# %% [markdown]
+# ### IWAE on Circle and Absolute-Value (no paper figure; Fig. 5c-d only)
+# These are the IWAE columns of Figure 5c-d, shown as a baseline for the VAE in
+# Figures 8 and 9.
+
+# %%
+sec5.draw_qualitative(Q[("IWAE", "circle")])
+plt.show()
+sec5.draw_qualitative(Q[("IWAE", "absolute_value")])
+plt.show()
+
+# %% [markdown]
+# ## What we reproduced
+#
+# The kNN numbers are means over data versions. The posterior KL numbers come from
+# data version 0, 200 test points. Notes on the reduced run, which is what the
+# committed book shows:
+#
+# * **E.2.** On Circle and Absolute-Value the VAE is not significantly worse than
+#   IWAE, and the VAE-IWAE gap is smaller than on the two-condition sets. This is weak
+#   evidence of equality, with only 4 data versions. On Circle the VAE is still
+#   slightly worse in most versions, and there the random restarts end with a worse
+#   validation objective than the ground-truth ones. We cannot check the paper's
+#   "regardless of initialisation": only the selected restart's kNN is stored.
+# * **Figures 9, 10, 13, 15.** Every learned decoder has simpler posteriors than the
+#   truth. On Absolute-Value the VAE finds a monotone f whose posteriors are almost
+#   exactly Gaussian, as Figure 9 describes.
+# * **Figure 12.** IWAE's Figure-8 posteriors are about as complex as the truth's, not
+#   slightly simpler. They are much closer to the truth's than the VAE's are.
+
+# %%
+mean = t_all.set_index(["dataset", "method"])["mean"]
+rows = []
+for ds in ("circle", "absolute_value"):
+    tr = tests.loc[ds]
+    diff = tr["mean diff (VAE - IWAE)"]
+    if tr["significant (t, 0.05)"]:
+        verdict = "not reproduced (VAE significantly worse)"
+    elif diff <= Z_NULL:
+        verdict = "reproduced (VAE not significantly worse, gap below 1.645 z-units)"
+    else:
+        verdict = f"inconclusive (not significant with n = {tr['n_versions']}, but VAE's mean is {diff:.1f} z-units worse)"
+    rows.append([f"E.2, {sec5.DATASET_NAMES[ds]}: VAE fits p(x) as well as IWAE", "qualitative (Fig. 5c-d)",
+                 f"kNN VAE {tr['VAE mean']:.2f} vs IWAE {tr['IWAE mean']:.2f}; one-sided paired t p = "
+                 f"{tr['paired t p']:.3f} (n = {tr['n_versions']})", verdict])
+gap_both = tests.loc[["figure8", "clusters"], "mean diff (VAE - IWAE)"].mean()
+gap_one = tests.loc[["circle", "absolute_value"], "mean diff (VAE - IWAE)"].mean()
+rows.append(["E.2: the VAE-IWAE gap needs both conditions", "implied by Sec. 5.1 / E.2",
+             f"mean VAE - IWAE kNN: both conditions {gap_both:.2f}, one condition {gap_one:.2f}",
+             "reproduced" if gap_one < gap_both else "not reproduced"])
+for (m, ds), claim in [(("VAE", "absolute_value"), "Fig. 9: learned f has simpler (unimodal) posteriors"),
+                       (("VAE", "figure8"), "Fig. 10: VAE learns simpler posteriors than the truth"),
+                       (("VAE", "clusters"), "Fig. 13: VAE learns simpler posteriors than the truth"),
+                       (("IWAE", "figure8"), "Fig. 12: IWAE's posteriors only slightly simpler (closer to the truth than the VAE's)"),
+                       (("IWAE", "clusters"), "Fig. 15: IWAE's posteriors simpler than the truth's")]:
+    d = Q[(m, ds)]
+    ours = f"best-Gaussian KL: true f {d['kl_true']:.3f}, learned f {d['kl_learned']:.3f}"
+    if m == "IWAE" and ds == "figure8":
+        v = Q[("VAE", ds)]["kl_learned"]
+        closer = abs(d["kl_learned"] - d["kl_true"]) < abs(v - d["kl_true"])
+        ours += f"; VAE's learned f {v:.3f}"
+        verdict = ("reproduced" if closer and d["kl_learned"] < d["kl_true"] else
+                   "partly (closer to the truth than the VAE, but not simpler)" if closer else "not reproduced")
+    else:
+        verdict = "reproduced" if d["kl_learned"] < d["kl_true"] else "not reproduced"
+    rows.append([claim, "qualitative", ours, verdict])
+for ds, fig in (("figure8", 11), ("clusters", 14)):
+    lin, vae, iwae = mean[(ds, "LIN")], mean[(ds, "VAE")], mean[(ds, "IWAE")]
+    p_lin, p_vae, p_iwae = (sec5.PAPER_TABLE2[(ds, m)][0] for m in ("LIN", "VAE", "IWAE"))
+    paper_note = "" if abs(p_lin - p_vae) < abs(p_lin - p_iwae) else "; the paper's own Table 2 puts LIN nearer IWAE"
+    rows.append([f"Fig. {fig}: LIN fails like the VAE on {sec5.DATASET_NAMES[ds]}",
+                 f"caption; Table 2: LIN {p_lin:.3f}, VAE {p_vae:.3f}, IWAE {p_iwae:.3f}",
+                 f"kNN LIN {lin:.2f}, VAE {vae:.2f}, IWAE {iwae:.2f}",
+                 ("reproduced (LIN closer to VAE)" if abs(lin - vae) < abs(lin - iwae) else
+                  "not reproduced (LIN closer to IWAE)") + paper_note])
+iw = pv_all[(pv_all["dataset"] == "clusters") & (pv_all["method"] == "IWAE")]["knn_test"]
+rows.append(["Fig. 15: IWAE fits the true p(x) on Clusters", "qualitative; Table 2: 0.057",
+             f"kNN {iw.mean():.2f}; versions with z < {Z_NULL}: {int((iw < Z_NULL).sum())}/{len(iw)}",
+             "reproduced" if (iw < Z_NULL).all() else
+             ("partly (some versions)" if (iw < Z_NULL).any() else "not reproduced (distinguishable from p(x))")])
+summary = pd.DataFrame(rows, columns=["claim", "paper", f"ours (profile {PROFILE})", "verdict"])
+summary

@@ -1,0 +1,311 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation: {extension: .py, format_name: percent}
+#   kernelspec: {display_name: Python 3, language: python, name: python3}
+# ---
+
+# %% [markdown]
+# # Section 5: when the ELBO gives up on p(x)
+#
+# Section 5.1 of the paper names two conditions under which the global optimum of the
+# MFG-VAE objective misestimates the data distribution: (1) for many x the true
+# posterior is far from any Gaussian, and (2) no other decoder explains p(x) about as
+# well with simpler posteriors. Section 5.3 builds two data sets that meet both,
+# Figure-8 and Clusters (Figure 4), and claims, with Table 2 and Figure 5:
+#
+# * the VAE fits p(x) poorly on both; LIN (Lagging Inference Networks), which only changes
+#   the optimisation, fails the same way; IWAE, whose implied posterior family is
+#   richer, fits p(x) best (Table 2's ordering is IWAE < LIN < VAE, lower is better);
+# * the reason is Eq. 3: the negative ELBO is the MLEO (KL from p(x) to p_theta(x)) plus
+#   the PMO (mismatch between q and the model's posteriors). Starting at the ground truth,
+#   where the MLEO is zero, training moves to a decoder with a positive MLEO but a much
+#   smaller PMO;
+# * with the ground-truth start available (Sec. 4), if the selected restart is a random
+#   one, the objective itself prefers a model other than the truth.
+#
+# Everything below is loaded from the cached Section-5 sweep (`vaefail sweep section5`;
+# a missing cache is computed first, and `RETRAIN=True` recomputes it) and computed by
+# `vaefail_core.sec5`. Our smooth kNN statistic is a z-score (README,
+# Metrics), so its scale differs from Table 2's. We compare what can be compared: the
+# ordering of the methods and whether the VAE is significantly worse than IWAE.
+# Appendix E.2 and Figures 8-15 are on the next page (`appE_qualitative`).
+
+# %% tags=["parameters"]
+PROFILE = "reduced"
+SEED = 0
+RETRAIN = False
+
+# %%
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from vaefail_core import sec5, set_seed
+from vaefail_core.profiles import get_profile
+
+set_seed(SEED)
+pd.set_option("display.width", 160)
+pd.set_option("display.max_columns", 30)
+pd.set_option("display.max_colwidth", None)  # the verdict tables hold sentences
+#: points drawn per panel for the density plots
+N_PLOT = {"quick": 5000, "reduced": 20000, "paper": 20000}[PROFILE]
+#: training points per data set for Figure 4's condition-1 statistic
+N_KL = {"quick": 200, "reduced": 1000, "paper": 1000}[PROFILE]
+# the sweep's records (cached; missing tasks are trained first, all of them with RETRAIN)
+records = sec5.ensure_records(PROFILE, recompute=RETRAIN)
+print(f"Every table on this page was produced with the {PROFILE!r} profile:")
+print(pd.Series(get_profile(PROFILE).describe(), name=PROFILE).to_string())
+
+# %% [markdown]
+# ## Figure 4: the two data sets
+#
+# Left: draws from p(x) with the generating curve f(z) coloured by z. Right: the exact
+# posteriors p(z | x) at the starred training points, which are the points whose
+# best-Gaussian fit is typical (median KL), bad (90th percentile) and worst. On Figure-8,
+# the curve passes near the origin three times. On Clusters, steep steps alternate with
+# flat ones. Both give multi-modal or skewed posteriors (Condition 1).
+
+# %%
+fig4 = [sec5.fig4_data(name, n_points=N_PLOT, n_kl=N_KL, seed=SEED) for name in ("figure8", "clusters")]
+sec5.draw_fig4(fig4)
+plt.show()
+print(pd.DataFrame({"data set": [d["name"] for d in fig4],
+                    "share of points with best-Gaussian KL > 0.1": [round(d["frac_kl_gt"], 3) for d in fig4]}
+                   ).to_string(index=False))
+
+# %% [markdown]
+# ## Table 2: learned vs true p(x)
+#
+# For each data version, each method's hyper-parameter setting (IWAE: S, LIN: T x R) is
+# chosen by the smallest validation loss of its selected restart, as Table 2's caption
+# says. The restart itself is the one with the best validation objective (Sec. 4).
+# Each cell shows the smooth kNN z-score of 2000 model samples against the held-out
+# test set, as mean +- sd over data versions. The paper's numbers are a reference
+# column only; they are on a different scale.
+
+# %%
+t2 = sec5.table2(PROFILE, selection="val_loss", records=records)
+csv_path = sec5.write_table2_csv(t2, PROFILE)
+print(f"profile {PROFILE}; selection: validation loss; written to results/{PROFILE}/{csv_path.name}")
+sec5.table2_display(t2)
+
+# %%
+print("chosen settings per cell (setting x number of versions):")
+print(t2[["dataset", "method", "n_versions", "settings"]].to_string(index=False))
+pv = sec5.table2_per_version(PROFILE, selection="val_loss", records=records)
+print("\nper data version (profile", PROFILE + "):")
+print(pv.pivot_table(index=["dataset", "version"], columns="method", values="knn_test").round(2).to_string())
+
+# %% [markdown]
+# ### Ordering and significance
+#
+# The ordering is by the mean over versions; the second table shows how far apart
+# neighbouring methods are (the gap in mean against its standard error over versions).
+# The test asks whether the VAE's statistic is
+# larger than IWAE's: a one-sided paired t-test over data versions, since both methods
+# see the same versions. Beside it is the exact one-sided Mann-Whitney U, a rank check
+# that ignores the pairing. With 4 versions, the Mann-Whitney test cannot give p below
+# 1/70.
+
+# %%
+orders = sec5.method_order(t2)
+paper_orders = sec5.method_order(sec5.paper_table2())
+tests = sec5.vae_vs_iwae(pv)
+print(f"profile {PROFILE}")
+print(pd.DataFrame({"ours": orders, "paper": paper_orders}).to_string())
+print()
+gaps = sec5.order_gaps(t2)
+print(gaps.round(2).to_string(index=False))
+print()
+print(tests.round(3).to_string())
+
+# %% [markdown]
+# ## Selection by the kNN statistic instead (App. D)
+#
+# Appendix D says instead that hyper-parameters were chosen by the smallest kNN
+# statistic. We do that with the statistic on the validation set, so the test set that
+# fills the table is never used for choosing.
+
+# %%
+t2_knn = sec5.table2(PROFILE, selection="knn", records=records)
+pv_knn = sec5.table2_per_version(PROFILE, selection="knn", records=records)
+both = t2[["dataset", "method", "mean", "sd"]].merge(
+    t2_knn[["dataset", "method", "mean", "sd", "settings"]], on=["dataset", "method"],
+    suffixes=(" (val loss)", " (val kNN)"))
+print(f"profile {PROFILE}")
+print(both.round(2).to_string(index=False))
+print()
+print(pd.DataFrame({"order, val-loss selection": orders,
+                    "order, val-kNN selection": sec5.method_order(t2_knn)}).to_string())
+print()
+print(sec5.vae_vs_iwae(pv_knn).round(3).to_string())
+
+# %% [markdown]
+# ## Ground-truth or random restart?
+#
+# Half of each method's restarts start at the ground truth (Sec. 4, App. D). The columns
+# count how often the restart picked by the validation objective was one of those, and
+# give the validation loss of the best random restart minus that of the best
+# ground-truth restart (negative: a random start reached a better objective than the
+# truth's neighbourhood).
+
+# %%
+ic = sec5.init_counts(pv)
+print(f"profile {PROFILE}; chosen settings (validation-loss selection)")
+print(ic.round(3).to_string(index=False))
+
+# %% [markdown]
+# ## The mechanism (Eq. 3): MLEO up, PMO down
+#
+# For the chosen VAE and IWAE models of every data version, we split the exact
+# negative ELBO on the test set into its two parts. Both are computed exactly on a
+# z-grid, which is possible because the latent is 1-D:
+#
+# * **MLEO** is the mean over test points of log p(x) - log p_theta(x). The true
+#   log p(x) comes from the generating decoder, the model's from the learned one, both
+#   by quadrature.
+# * **PMO** is the mean of KL(q(z|x) || p_theta(z|x)), with the encoder's Gaussian and
+#   the exact posterior of the learned decoder.
+#
+# The split is computed twice. "gt" is the ground-truth start: the decoder set to the
+# generating network and the encoder fit with the decoder frozen, rebuilt exactly as
+# the sweep's restart 0 began. For IWAE that fit uses the IWAE bound. "opt" is the
+# selected optimum. `-ELBO - H` equals MLEO + PMO, where H is the entropy of p(x).
+# `best-Gaussian PMO` is what an ideal per-point Gaussian would pay under that decoder.
+# A lower value means the decoder's posteriors are simpler. The paper's claim is that
+# MLEO goes up, PMO goes down, and their sum goes down.
+#
+# The last rows check the ground-truth start itself. At the truth the MLEO is zero,
+# so with an ideal per-point Gaussian q the VAE's `-ELBO - H` would equal the
+# best-Gaussian PMO (gt); at the optimum it would be MLEO + best-Gaussian PMO (opt).
+# Suppose the truth with an ideal q beats the optimum, either as trained or with an
+# ideal q of its own. Then the start lost only because its amortised encoder is worse
+# than ideal, and the run shows that training leaves a poorly fit start, not that the
+# ELBO's global optimum lies away from the truth. The check applies to the ELBO, so only
+# the VAE columns count.
+
+# %%
+mech_pv = sec5.mechanism_per_version(PROFILE, retrain=RETRAIN, records=records)
+mech = sec5.mechanism_table(mech_pv)
+print(f"profile {PROFILE}; test set of each version; mean over versions")
+print(mech.set_index(["dataset", "method"]).round(3).replace(-0.0, 0.0).T.to_string())
+
+# %%
+check = mech_pv[mech_pv["point"] == "ground truth"]
+print("ground-truth start rebuilt as in the sweep: max |our encoder-fit loss - recorded| =",
+      round(float((check["gt_fit_loss_ours"] - check["gt_fit_loss_record"]).abs().max()), 4)
+)
+print("encoders the grid cannot resolve (share of test points):",
+      round(float(mech_pv["frac_q_off_grid"].max()), 4))
+
+# %% [markdown]
+# ## Figure 5: true vs learned p(x)
+#
+# Draws from the true p(x) and from the chosen VAE and IWAE models of data version 0,
+# on all four data sets. (a) Figure-8 and (b) Clusters meet both conditions. (c) Circle
+# meets only condition (2) and (d) Absolute-Value only condition (1); see
+# `appE_qualitative`. Each title gives the model's test kNN statistic.
+
+# %%
+f5 = sec5.fig5_data(PROFILE, n=N_PLOT, seed=SEED, records=records)
+sec5.draw_fig5(f5)
+plt.show()
+
+# %% [markdown]
+# ## What we reproduced
+#
+# In the table, "paper" is the paper's statement or number and "ours" is computed
+# above under the profile named in the claim. Notes on the reduced run, which is what
+# the committed book shows:
+#
+# * **Reproduced.** The ordering IWAE < LIN < VAE holds on both sets. The VAE is worse
+#   than IWAE in every data version, and the one-sided paired test is significant on
+#   both. The Eq. 3 trade holds in every version: from the ground-truth start to the
+#   selected optimum, the MLEO rises from zero, the PMO falls, and their sum falls. The
+#   random restarts reach a better validation objective than the ground-truth ones. The
+#   objective therefore prefers the models they find to the ground-truth start with its
+#   fitted encoder (but see the next point).
+# * **Not shown on Figure-8.** With an ideal per-point Gaussian q, the truth's
+#   `-ELBO - H` (about 0.10 nats) is below that of the selected optima as trained
+#   (about 0.28), and about equal to or below theirs with an ideal q. So the
+#   ground-truth starts lose because the amortised encoder fit at the truth is far from
+#   ideal (its PMO is about 0.5). The ELBO's global optimum itself need not lie away from
+#   the truth. On Clusters the optimum beats even the truth with an ideal q, as the paper
+#   says.
+# * **Where it differs.** The VAE's misfit is real but mild. Its kNN z-scores are a few
+#   units, so its samples are distinguishable from the data at 2000 points per side,
+#   and its MLEO at the optimum is a few hundredths of a nat. Table 2's magnitudes
+#   cannot be compared: our statistic is a z-score, and the paper's k, alpha and
+#   scaling are unknown. On Clusters, LIN and VAE are not separated; in the paper they
+#   are close too (0.347 vs 0.361). On Figure-8 the paper puts LIN near IWAE, while ours
+#   lies between IWAE and the VAE.
+# * **Likely causes of the differences.** The reduced profile has 4 data versions
+#   instead of 5 and 6 restarts instead of 10 (3 + 3 rather than 5 + 5), and a shorter
+#   ground-truth encoder fit (10 + 50 epochs; the paper gives no number). With 4
+#   versions the tests have little power. The statistic's definition also matters
+#   (README, Metrics).
+
+# %%
+rows = []
+for ds in sec5.TABLE2_DATASETS:
+    name = sec5.DATASET_NAMES[ds]
+    g = gaps[gaps["dataset"] == ds]
+    weak = g[~g["separated (gap > 2 se)"]]
+    note = "; ".join(f"{r.pair} not separated (gap {r.gap:.2f}, se {r.se:.2f})" for r in weak.itertuples())
+    rows.append([f"Table 2, {name}: ordering (lower is better)", paper_orders[ds], orders[ds],
+                 sec5.order_verdict(orders[ds], paper_orders[ds]) + (f" ({note})" if note else "")])
+    tr = tests.loc[ds]
+    ok = tr["significant (t, 0.05)"]
+    worse = tr["mean diff (VAE - IWAE)"] > 0
+    rows.append([f"Table 2, {name}: VAE fits p(x) worse than IWAE",
+                 "{:.3f} vs {:.3f}".format(sec5.PAPER_TABLE2[(ds, "VAE")][0], sec5.PAPER_TABLE2[(ds, "IWAE")][0]),
+                 f"{tr['VAE mean']:.2f} vs {tr['IWAE mean']:.2f} (z-scores), paired t p = {tr['paired t p']:.3f}, "
+                 f"n = {tr['n_versions']}",
+                 "reproduced (significant)" if ok else ("same direction, not significant" if worse else "not reproduced")])
+    rows.append([f"Table 2, {name}: numeric values", "raw statistic, about 0.04-0.36",
+                 "z-scores (README, Metrics)", "not comparable: different scale of the statistic"])
+for ds in sec5.TABLE2_DATASETS:
+    name = sec5.DATASET_NAMES[ds]
+    m = mech[(mech["dataset"] == ds) & (mech["method"] == "VAE")].iloc[0]
+    up, down, elbo = m["MLEO up"], m["PMO down"], m["-ELBO down"]
+    n = m["n_versions"]
+    full = all(s == f"{n}/{n}" for s in (up, down, elbo))
+    rows.append([f"Eq. 3, {name} (VAE): optimum trades a higher MLEO for a lower PMO",
+                 "qualitative (Sec. 5.2-5.3)",
+                 f"MLEO {round(m['mleo (gt)'], 3) + 0.0:.3f} -> {m['mleo (opt)']:.3f}, "
+                 f"PMO {m['pmo (gt)']:.3f} -> {m['pmo (opt)']:.3f} "
+                 f"(MLEO up {up}, PMO down {down}, -ELBO down {elbo})",
+                 "reproduced" if full else "partly reproduced"])
+for ds in sec5.TABLE2_DATASETS:
+    name = sec5.DATASET_NAMES[ds]
+    m = mech[(mech["dataset"] == ds) & (mech["method"] == "VAE")].iloc[0]
+    k, k2 = m["truth + ideal q beats optimum"], m["truth beats optimum, both ideal q"]
+    n = m["n_versions"]
+    rows.append([f"Sec. 5.1-5.3, {name} (VAE): the ELBO's optimum is not the truth",
+                 "yes (Table 2 and Eq. 3)",
+                 f"-ELBO - H: truth with an ideal Gaussian q {m['ideal-q -ELBO - H (gt)']:.3f}; optimum as trained "
+                 f"{m['neg_elbo_minus_entropy (opt)']:.3f}, with an ideal q {m['ideal-q -ELBO - H (opt)']:.3f} "
+                 f"(truth better in {k} and {k2} versions)",
+                 "supported: the optimum beats even the truth with an ideal q" if k == f"0/{n}" and k2 == f"0/{n}" else
+                 "not shown: the truth with an ideal q does as well or better than the optimum found, so the "
+                 "ground-truth start may have lost through its amortised encoder"])
+for ds in sec5.TABLE2_DATASETS:
+    name = sec5.DATASET_NAMES[ds]
+    r = ic[(ic["dataset"] == ds) & (ic["method"] == "VAE")].iloc[0]
+    m = mech[(mech["dataset"] == ds) & (mech["method"] == "VAE")].iloc[0]
+    drift = m["mleo (opt)"] > 0.01
+    rows.append([f"Sec. 4, {name} (VAE): the objective prefers a model other than the truth",
+                 "yes (the selected model misfits p(x))",
+                 f"selected restart started at the ground truth in {r['selected gt']} of {r['n_versions']} versions; "
+                 f"MLEO at the optimum {m['mleo (opt)']:.3f} nats",
+                 (f"reproduced: the selected model is not the truth (MLEO > 0.01); a random start "
+                  f"won in {r['selected random']} of {r['n_versions']} versions")
+                 if drift else "not reproduced: the optimum stays at the truth"])
+for ds in sec5.TABLE2_DATASETS:
+    name = sec5.DATASET_NAMES[ds]
+    o_knn = sec5.method_order(t2_knn)[ds]
+    rows.append([f"App. D vs Table 2 caption, {name}: does kNN selection change the ordering?",
+                 "not discussed", f"val loss: {orders[ds]}; val kNN: {o_knn}",
+                 "same ordering" if o_knn == orders[ds] else "ordering changes"])
+summary = pd.DataFrame(rows, columns=["claim", "paper", f"ours (profile {PROFILE})", "verdict"])
+summary
