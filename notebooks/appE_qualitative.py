@@ -37,14 +37,10 @@ RETRAIN = False
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from vaefail_core import sec5, set_seed
+from vaefail_core import sec5
 from vaefail_core.profiles import get_profile
 
-set_seed(SEED)
-pd.set_option("display.width", 160)
-pd.set_option("display.max_columns", 30)
-pd.set_option("display.max_colwidth", None)  # the verdict tables hold sentences
-N_PLOT = {"quick": 5000, "reduced": 20000, "paper": 20000}[PROFILE]
+N_PLOT = sec5.setup_notebook(PROFILE, SEED)  # seeds, pandas display, points per density panel
 #: one-sided 5 % point of N(0, 1): a kNN z-score below it means "indistinguishable from
 #: the true p(x) at this sample size"
 Z_NULL = 1.645

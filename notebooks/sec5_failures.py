@@ -40,15 +40,10 @@ RETRAIN = False
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from vaefail_core import sec5, set_seed
+from vaefail_core import sec5
 from vaefail_core.profiles import get_profile
 
-set_seed(SEED)
-pd.set_option("display.width", 160)
-pd.set_option("display.max_columns", 30)
-pd.set_option("display.max_colwidth", None)  # the verdict tables hold sentences
-#: points drawn per panel for the density plots
-N_PLOT = {"quick": 5000, "reduced": 20000, "paper": 20000}[PROFILE]
+N_PLOT = sec5.setup_notebook(PROFILE, SEED)  # seeds, pandas display, points per density panel
 #: training points per data set for Figure 4's condition-1 statistic
 N_KL = {"quick": 200, "reduced": 1000, "paper": 1000}[PROFILE]
 # the sweep's records (cached; missing tasks are trained first, all of them with RETRAIN)

@@ -780,3 +780,19 @@ def draw_qualitative(d: dict):
                  f"{DATASET_NAMES.get(d['dataset'], d['dataset'])}, data version {d['version']} ({fig_no})")
     fig.tight_layout()
     return fig
+
+
+#: points drawn per panel for the density plots, per profile
+N_PLOT = {"quick": 5000, "reduced": 20000, "paper": 20000}
+
+
+def setup_notebook(profile: str, seed: int) -> int:
+    """Shared set-up of the Section 5 / App. E pages: seeds, pandas display options
+    (the verdict tables hold sentences), and the per-panel sample size it returns."""
+    from . import set_seed
+
+    set_seed(seed)
+    pd.set_option("display.width", 160)
+    pd.set_option("display.max_columns", 30)
+    pd.set_option("display.max_colwidth", None)
+    return N_PLOT[profile]
