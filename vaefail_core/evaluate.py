@@ -242,6 +242,8 @@ def member_arrays(model: VAE, m: int, meta: dict | None = None) -> dict[str, np.
     cfg = model.cfg
     arch = {"data_dim": cfg.data_dim, "latent_dim": cfg.latent_dim, "label_dim": cfg.label_dim,
             "hidden": list(cfg.hidden), "learn_noise": cfg.learn_noise, "seed": model.seeds[m]}
+    if cfg.label is not None:
+        arch["label"] = cfg.label
     arr["__arch__"] = np.array(json.dumps(arch))
     arr["__meta__"] = np.array(json.dumps(meta or {}, sort_keys=True))
     return arr
@@ -254,14 +256,16 @@ def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
 
 
 def vae_from_arrays(arrays, device=None) -> tuple[VAE, dict]:
-    """Rebuild a single-model VAE (M = 1) from ``member_arrays`` output (or a loaded npz)."""
+    """Rebuild a single-model VAE (M = 1; an ``m2.M2VAE`` for a labelled architecture) from
+    ``member_arrays`` output (or a loaded npz)."""
     arch = json.loads(str(arrays["__arch__"]))
     meta = json.loads(str(arrays["__meta__"])) if "__meta__" in arrays else {}
     seed = arch.pop("seed", 0)
     arch["hidden"] = tuple(arch["hidden"])
     cfg = VAEConfig(**arch)
     state = {k: torch.as_tensor(np.asarray(arrays[k])) for k in arrays if not k.startswith("__")}
-    vae = VAE.from_members(cfg, [state], seeds=[seed])
+    from .m2 import model_class
+    vae = model_class(cfg).from_members(cfg, [state], seeds=[seed])
     return (vae.to(device) if device is not None else vae), meta
 
 

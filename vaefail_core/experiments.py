@@ -141,7 +141,13 @@ def _section8_tasks(profile: str) -> list:
     return section8_tasks(profile)
 
 
-SWEEPS = {"section5": section5_tasks, "section8": _section8_tasks}
+def _section7_tasks(profile: str) -> list:
+    from .sec7 import section7_tasks
+
+    return section7_tasks(profile)
+
+
+SWEEPS = {"section5": section5_tasks, "section7": _section7_tasks, "section8": _section8_tasks}
 
 
 def run_named_sweep(name: str, profile: str, workers: int = 2, progress: bool | None = None):

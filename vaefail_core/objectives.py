@@ -30,18 +30,10 @@ Interface (``Objective``): ``loss(model, batch, rng) -> (loss [M], stats)`` wher
 * ``total = loss.sum()`` is what gets differentiated: the sum over members of per-member
   means, so member m's gradient is that of its own mean loss.
 
-How the semi-supervised M2 objectives (App. B, Eqs. 10-15) plug in (a later issue):
-subclass :class:`VAE` with ``label_dim = L`` (the decoder then takes ``concat(z, y)``,
-see :meth:`VAE.decode`) and add a classifier ``EnsembleMLP`` for q(y | x) (and, if wanted,
-an encoder of q(z | x, y) with input ``concat(x, y)``); return these extra inference nets
-from ``param_groups()["encoder"]`` so the optimiser and LIN's encoder-only steps see them.
-Then write ``M2Objective(alpha, gamma, S)`` whose ``loss`` splits the batch with
-``batch["label_mask"]``: the L term (Eq. 12, or Eq. 14 with S > 1) on labelled rows
-with the observed ``batch["y"]``, the U term (Eq. 13 / 15) on unlabelled rows with y drawn
-from q(y | x) (relaxed one-hot at temperature 2.2 for discrete y, App. D: uniform noise
-from ``rng.uniform``), and ``- alpha * log q(y | x)`` on labelled rows; per member, the
-loss is ``(sum_U + gamma * sum_L - alpha * sum_logq) / B``, returned as [M]. Register it
-in ``OBJECTIVES`` and the trainer, the LIN schedule and the sweep need no change.
+The semi-supervised M2 model and objectives (App. B, Eqs. 10-15) live in ``m2.py``: an
+``M2VAE`` subclass (decoder input ``concat(z, y)``, extra inference nets for q(z | x, y)
+and q(y | x) returned in ``param_groups()["encoder"]``) and ``M2Objective`` with alpha and
+gamma per member; ``train.make_training_objective`` picks it for a labelled architecture.
 
 Densities are written by hand (two one-liners, checked against ``torch.distributions``
 in the tests): constructing ``Normal`` objects each step made a training step ~1.2-1.7x
@@ -129,6 +121,7 @@ class VAEConfig:
     label_dim: int = 0                            #: L (M2, App. B): decoder input is K + L
     hidden: tuple[int, ...] = HIDDEN_SYNTHETIC    #: App. D: 3 x 50 (3 x 100 for UCI)
     learn_noise: bool = False                     #: Sec. 8: learn sigma^2 per data dim
+    label: str | None = None                      #: M2 (``m2.M2VAE``): "discrete" | "continuous"
 
     def __post_init__(self):
         for name in ("data_dim", "latent_dim"):
@@ -136,6 +129,9 @@ class VAEConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.label_dim < 0:
             raise ValueError(f"label_dim must be >= 0, got {self.label_dim}")
+        if self.label is not None and (self.label not in ("discrete", "continuous") or self.label_dim < 1):
+            raise ValueError(f"label must be None, 'discrete' or 'continuous' (with label_dim >= 1), "
+                             f"got {self.label!r} with label_dim {self.label_dim}")
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
 
 

@@ -33,6 +33,10 @@ __all__ = [
     "section8_tasks", "CASE_B_DATASETS", "CASE_B_K", "case_a_table", "table1_frame",
     "table1_summary", "write_noise_csv", "write_table1_csv", "PAPER_TABLE1", "PAPER_CASE_A",
     "find_section5_record", "ground_truth_projection", "model_projection", "projection_defence",
+    "ground_truth_mode", "APPF_DATASET", "manifold_label", "fit_label_classifier", "linear_attack",
+    "defence_table", "case_b_model", "appf_attack", "appf_attack_summary",
+    "grid_posterior_2d", "kl_gaussian_to_grid_2d", "model_posterior_grid", "posterior_gap",
+    "active_units", "posterior_simplicity", "posterior_simplicity_versions", "load_or_run",
 ]
 
 
@@ -500,13 +504,23 @@ def write_table1_csv(summary: pd.DataFrame, profile: str, out_dir=None) -> Path:
 # ======================================================================================
 # Appendix F / Figure 7: manifold projection as a defence
 # ======================================================================================
+def ground_truth_mode(name: str, x, chunk: int = 2000) -> np.ndarray:
+    """The mode z* of the exact posterior p(z | x) of the ground truth on its z-grid, [N]
+    (1-D-latent data sets only; computed in chunks of ``chunk`` rows to bound memory)."""
+    truth = data.get(name)
+    x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+    out = []
+    for a in range(0, len(x), chunk):
+        z, post = truth.posterior(x[a:a + chunk])
+        out.append(z[post.argmax(1)])
+    return np.concatenate(out) if out else np.zeros(0)
+
+
 def ground_truth_projection(name: str, x) -> np.ndarray:
     """Project x onto the true manifold: ``f_GT(z*)`` with z* the mode of the exact
     posterior p(z | x) on the grid (the posterior mean can fall between modes, off the
     manifold). 1-D-latent data sets only."""
-    truth = data.get(name)
-    z, post = truth.posterior(np.asarray(x, dtype=np.float64))
-    return truth.f(z[post.argmax(1)][:, None])
+    return data.get(name).f(ground_truth_mode(name, x)[:, None])
 
 
 def model_projection(model, x) -> np.ndarray:
@@ -539,6 +553,376 @@ def projection_defence(projectors: dict, x, radius: float = 0.5, seed: int = 0) 
                      "removed/dim": float(((x - px) ** 2).sum(1).mean() / x.shape[1]),
                      "survival": float(np.median(np.linalg.norm(pxd - px, axis=1) / radius))})
     return pd.DataFrame(rows).set_index("projection")
+
+
+# --------------------------------------------------------------------------------------
+# Appendix F / Figure 7: a downstream label, a learned classifier, minimal attacks
+# --------------------------------------------------------------------------------------
+#: The data set of the App. F experiment (Figure-8 in 5-D, Sec. 8 Case B).
+APPF_DATASET = "figure8_5d"
+
+
+def manifold_label(name: str, z) -> np.ndarray:
+    """The downstream label of App. F (Eq. 32 with a deterministic g): a function of the
+    de-noised point f_GT(z) only, ``y = 1[f_GT(z)_1 > 0]`` (int64 [N]).
+
+    On Figure-8 (Eq. 33) and its 5-D embedding (whose first coordinate is f_1, as the
+    first column of footnote 3's A is e_1) this is the loop of the 8 the clean point
+    lies on: ``cos u(z) > 0`` on ``u in (0.6 pi, 2.4 pi)`` iff ``u > 1.5 pi`` iff
+    ``z > 0``, so the classes are balanced and the true classifier changes value on the
+    manifold only at the crossing of the 8 (the origin)."""
+    truth = data.get(name)
+    z = np.asarray(z, dtype=np.float64).reshape(-1, truth.latent_dim)
+    return (truth.f(z)[:, 0] > 0).astype(np.int64)
+
+
+def fit_label_classifier(x, y, seed: int = 0, C: float = 1.0):
+    """The learned classifier of App. F (the orange line of Fig. 7): an L2-regularised
+    logistic regression of y on the *noisy* x (scikit-learn, lbfgs; ``seed`` is passed
+    as ``random_state`` although lbfgs is deterministic)."""
+    from sklearn.linear_model import LogisticRegression
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y).reshape(-1)
+    if x.ndim != 2 or len(x) != len(y):
+        raise ValueError(f"x must be [N, D] with one label per row, got {x.shape} and {y.shape}")
+    if len(np.unique(y)) != 2:
+        raise ValueError("y must contain exactly two classes")
+    return LogisticRegression(C=C, random_state=seed, max_iter=1000).fit(x, y)
+
+
+def linear_attack(w, b: float, x, overshoot: float = 0.0) -> np.ndarray:
+    """The smallest (Euclidean) perturbation that moves each row of x onto the boundary
+    ``w . x + b = 0`` of a linear classifier, scaled by ``1 + overshoot`` so that it
+    crosses it: ``eta = -(1 + overshoot) (w . x + b) w / ||w||^2`` (closed form: the
+    distance from a point to a hyperplane is ``|w . x + b| / ||w||``, attained along w).
+    Returns eta [N, D]."""
+    w = np.asarray(w, dtype=np.float64).reshape(-1)
+    x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+    if x.shape[1] != len(w):
+        raise ValueError(f"x has {x.shape[1]} columns but w has {len(w)} entries")
+    ww = float(w @ w)
+    if ww == 0.0:
+        raise ValueError("w is zero: the classifier has no boundary")
+    if overshoot < 0:
+        raise ValueError(f"overshoot must be >= 0, got {overshoot}")
+    s = x @ w + float(b)
+    return -(1.0 + overshoot) * (s / ww)[:, None] * w[None, :]
+
+
+def defence_table(predict, projected: dict, x, x_adv, y, y_true_adv=None, clean=None) -> pd.DataFrame:
+    """App. F: how a manifold-projection defence fares against attacks ``x -> x_adv`` on
+    a classifier ``predict`` (callable [N, D] -> labels), with true labels y of the
+    clean points. ``projected[name] = (P(x), P(x_adv))`` for each defence P (include
+    the identity as "no defence"). Columns, one row per defence:
+
+    * ``attack success``: share of attacks that cross the learned boundary (the
+      undefended prediction on x_adv differs from y);
+    * ``clean error``: share of clean points the *defended* classifier ``predict(P(x))``
+      gets wrong (the cost of the defence itself);
+    * ``survival``: among successful attacks, the share whose defended prediction
+      ``predict(P(x_adv))`` still differs from y (1 = the defence does nothing);
+    * ``valid attacks`` / ``survival (valid)`` (if ``y_true_adv``, the true label of
+      each attacked point, is given): the share of successful attacks that leave the
+      true label unchanged, i.e. adversarial in App. F's sense (they fool the learned
+      but not the true classifier), and the survival among those;
+    * ``kept``: median ``||P(x_adv) - P(x)|| / ||x_adv - x||``, the share of the
+      perturbation that survives the projection (Fig. 7b: near 1);
+    * ``dist before`` / ``dist after`` (if ``clean``, the de-noised truth f_GT(z), is
+      given): median distance of x_adv and of P(x_adv) to the clean point.
+    """
+    x, x_adv = np.asarray(x, dtype=np.float64), np.asarray(x_adv, dtype=np.float64)
+    y = np.asarray(y).reshape(-1)
+    if x.shape != x_adv.shape or x.ndim != 2 or len(y) != len(x):
+        raise ValueError(f"x, x_adv must be [N, D] and y [N]; got {x.shape}, {x_adv.shape}, {y.shape}")
+    success = np.asarray(predict(x_adv)).reshape(-1) != y
+    if not success.any():
+        raise ValueError("no attack crosses the classifier's boundary")
+    valid = None if y_true_adv is None else success & (np.asarray(y_true_adv).reshape(-1) == y)
+    norm = np.linalg.norm(x_adv - x, axis=1)
+    rows = []
+    for lab, (px, pa) in projected.items():
+        px, pa = np.asarray(px, dtype=np.float64), np.asarray(pa, dtype=np.float64)
+        if px.shape != x.shape or pa.shape != x.shape:
+            raise ValueError(f"{lab}: projections must have shape {x.shape}")
+        wrong = np.asarray(predict(pa)).reshape(-1) != y
+        row = {"defence": lab, "attack success": float(success.mean()),
+               "clean error": float(np.mean(np.asarray(predict(px)).reshape(-1) != y)),
+               "survival": float(wrong[success].mean())}
+        if valid is not None:
+            row["valid attacks"] = float(valid.sum() / success.sum())
+            row["survival (valid)"] = float(wrong[valid].mean()) if valid.any() else float("nan")
+        row["kept"] = float(np.median(np.linalg.norm(pa - px, axis=1)[success] / norm[success]))
+        if clean is not None:
+            c = np.asarray(clean, dtype=np.float64)
+            row["dist before"] = float(np.median(np.linalg.norm(x_adv - c, axis=1)[success]))
+            row["dist after"] = float(np.median(np.linalg.norm(pa - c, axis=1)[success]))
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("defence")
+
+
+def case_b_model(records: Sequence[dict], dataset: str, K: int, version: int, method: str = "vae"):
+    """The selected model of one Case-B record (``section8_tasks``), or None if absent."""
+    from .sweep import load_selected
+    for r in records:
+        t = r["config"]["task"]
+        if (t["dataset"], t["method"], t["latent_dim"], t["version"]) == (dataset, method, K, version):
+            return load_selected(r)
+    return None
+
+
+def appf_attack(records: Sequence[dict], profile: str, version: int = 0, n_test: int = 1000,
+                overshoot: float = 0.01, seed: int = 0, name: str = APPF_DATASET) -> dict:
+    """Appendix F on one data version of ``name`` (Figure-8-5D): label every point by
+    ``manifold_label``, fit ``fit_label_classifier`` on the profile's (noisy) training
+    split, attack the first ``n_test`` test points that it classifies correctly with
+    ``linear_attack`` (1 % overshoot), and defend by projecting onto
+
+    * the true manifold (``ground_truth_projection``, reference (c));
+    * the manifolds of the Table-1 VAEs with K = 1 (the true K, sigma^2 learned jointly)
+      and the mismatched K = 2, 3 (``model_projection``, M(x) = f(mu(x)), App. F);
+
+    beside no defence. The true label of an attacked point is the label of its
+    projection onto the true manifold (the true classifier is defined on the manifold
+    only; p(y | x) of the ground truth is this label up to posterior mass on the other
+    loop). Returns a dict: ``table`` (``defence_table`` plus the version, the
+    classifier's test accuracy, the median attack norm and the median share of the attack
+    orthogonal to the plane that holds the true manifold) and the arrays behind the
+    Figure-7 panel (``x``, ``x_adv``, ``y``, ``clean``, ``valid``, ``projected``,
+    ``w_plane``/``b``: the classifier restricted to the plane of the manifold, in the
+    coordinates of f (x_1, x_2 of the embedding), ``models``)."""
+    p = get_profile(profile)
+    truth = data.get(name)
+    if truth.latent_dim != 1:
+        raise ValueError(f"{name}: App. F needs a 1-D-latent ground truth")
+    sp = data.splits(name, version, n_train=p.n_train, n_val=p.n_val, n_test=p.n_test)
+    tr, te = sp["train"], sp["test"]
+    clf = fit_label_classifier(tr.x, manifold_label(name, tr.z), seed=seed)
+    x_all, z_all = te.x[:n_test].astype(np.float64), te.z[:n_test]
+    y_all = manifold_label(name, z_all)
+    ok = clf.predict(x_all) == y_all
+    x, y = x_all[ok], y_all[ok]
+    clean = truth.f(z_all[ok]).astype(np.float64)
+    w, b = clf.coef_[0].astype(np.float64), float(clf.intercept_[0])
+    x_adv = x + linear_attack(w, b, x, overshoot)
+    z_adv = ground_truth_mode(name, x_adv)
+    y_true_adv = manifold_label(name, z_adv)
+    projected = {"no defence": (x, x_adv),
+                 "true manifold": (ground_truth_projection(name, x), truth.f(z_adv[:, None]).astype(np.float64))}
+    models = {}
+    for K in CASE_B_K:
+        m = case_b_model(records, name, K, version)
+        if m is None:
+            continue
+        models[K] = m
+        projected[f"VAE K = {K}"] = (model_projection(m, x), model_projection(m, x_adv))
+    table = defence_table(clf.predict, projected, x, x_adv, y, y_true_adv, clean)
+    table.insert(0, "version", version)
+    table["test accuracy"] = float(ok.mean())
+    eta = x_adv - x
+    table["attack norm"] = float(np.median(np.linalg.norm(eta, axis=1)))
+    embed = truth.embed if truth.embed is not None else np.eye(truth.data_dim)
+    Q = np.linalg.qr(embed.T)[0]               # orthonormal basis of the manifold's plane
+    table["attack off-plane"] = float(np.median(np.linalg.norm(eta - eta @ Q @ Q.T, axis=1)
+                                                / np.linalg.norm(eta, axis=1)))
+    return dict(table=table, x=x, x_adv=x_adv, y=y, clean=clean, valid=y_true_adv == y,
+                projected=projected, w_plane=embed @ w, b=b, models=models, classifier=clf)
+
+
+def appf_attack_summary(records: Sequence[dict], profile: str, versions: Sequence[int] | None = None,
+                        **kw) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """``appf_attack`` for every data version that has a K = 1 VAE record: (per-version
+    table, mean and sd over versions per defence, the first version's full result)."""
+    versions = range(get_profile(profile).n_versions) if versions is None else versions
+    runs = [appf_attack(records, profile, v, **kw) for v in versions
+            if case_b_model(records, kw.get("name", APPF_DATASET), 1, v) is not None]
+    if not runs:
+        raise FileNotFoundError(f"no Case-B K = 1 VAE record for App. F under profile {profile!r}")
+    per = pd.concat([r["table"] for r in runs]).reset_index()
+    cols = [c for c in per.columns if c not in ("defence", "version")]
+    g = per.groupby("defence", sort=False)[cols]
+    summ = g.mean().join(g.std(ddof=1), rsuffix=" sd")
+    summ["versions"] = g.size()
+    return per, summ, runs[0]
+
+
+# ======================================================================================
+# Figures 23-24: posteriors of the Case-B models as K grows
+# ======================================================================================
+def grid_posterior_2d(decode, noise_var, x, lim: float = 4.5, n: int = 181, chunk: int = 64) -> dict:
+    """Exact posterior ``p(z | x) ~ N(x; f(z), diag noise_var) N(z; 0, I)`` of a model
+    with a 2-D latent on the square grid ``[-lim, lim]^2`` (n x n points), the 2-D
+    analogue of ``posterior.grid_posterior``; ``decode`` maps latents [G, 2] (numpy) to
+    f [G, D]. Quadrature: the product of the 1-D trapezoid rules.
+
+    Returns ``z`` [n] (both axes), ``post`` [N, n, n] (density, axis 1 = z_1, axis 2 =
+    z_2; integrates to 1 under the rule), ``log_px`` [N] (log p(x) by the same rule) and
+    ``log_w`` [n, n] (log quadrature weights)."""
+    if lim <= 0 or n < 3:
+        raise ValueError(f"need lim > 0 and n >= 3, got lim={lim}, n={n}")
+    x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+    z = np.linspace(-lim, lim, n)
+    Z = np.stack(np.meshgrid(z, z, indexing="ij"), -1).reshape(-1, 2)
+    F = np.asarray(decode(Z), dtype=np.float64)
+    if F.shape[0] != len(Z) or F.shape[1] != x.shape[1]:
+        raise ValueError(f"decode must map [G, 2] to [G, {x.shape[1]}], got {F.shape}")
+    w1 = posterior._trapezoid_log_weights(torch.as_tensor(z))
+    log_w = (w1[:, None] + w1[None, :]).reshape(-1)
+    log_prior = torch.as_tensor(-0.5 * (Z ** 2).sum(1) - math.log(2 * math.pi))
+    posts, lpx = [], []
+    for a in range(0, len(x), chunk):
+        lj = posterior.log_likelihood_grid(F, x[a:a + chunk], noise_var) + log_prior[None]
+        ln = torch.logsumexp(lj + log_w[None], dim=1)
+        posts.append(torch.exp(lj - ln[:, None]).numpy())
+        lpx.append(ln.numpy())
+    post = np.concatenate(posts).reshape(len(x), n, n)
+    return dict(z=z, post=post, log_px=np.concatenate(lpx), log_w=log_w.numpy().reshape(n, n))
+
+
+def kl_gaussian_to_grid_2d(grid: dict, mu, sd) -> np.ndarray:
+    """``KL(N(mu, diag sd^2) || p)`` for each posterior p of ``grid_posterior_2d``
+    (mu, sd [N, 2]): exact Gaussian entropy minus the cross term ``E_q[log p]`` by the
+    grid's quadrature (log p floored at -700 as in ``posterior``), [N]. q must be a few
+    grid steps wide and inside the grid."""
+    z, post = grid["z"], grid["post"]
+    mu, sd = np.atleast_2d(mu).astype(np.float64), np.atleast_2d(sd).astype(np.float64)
+    if mu.shape != (len(post), 2) or sd.shape != mu.shape:
+        raise ValueError(f"mu and sd must be [{len(post)}, 2], got {mu.shape} and {sd.shape}")
+    w = np.exp(grid["log_w"])
+    q1 = np.exp(-0.5 * ((z[None] - mu[:, :1]) / sd[:, :1]) ** 2) / (sd[:, :1] * math.sqrt(2 * math.pi))
+    q2 = np.exp(-0.5 * ((z[None] - mu[:, 1:]) / sd[:, 1:]) ** 2) / (sd[:, 1:] * math.sqrt(2 * math.pi))
+    log_p = np.maximum(np.log(np.maximum(post, 1e-300)), -700.0)
+    cross = np.einsum("ni,nj,nij->n", q1, q2, log_p * w[None])
+    entropy = 0.5 * np.log(2 * math.pi * math.e * sd ** 2).sum(1)
+    return -entropy - cross
+
+
+def _encoder_gaussian(model, x) -> tuple[np.ndarray, np.ndarray]:
+    from .evaluate import as_members
+    with torch.no_grad():
+        mu, lv = model.encode(as_members(x, 1, "cpu"))
+    return mu[0].double().numpy(), torch.exp(0.5 * lv[0]).double().numpy()
+
+
+def model_posterior_grid(model, x, lim: float = 4.5, n: int = 181, best_gaussian: bool = True) -> dict:
+    """Exact posteriors of a trained single VAE (K = 1 or 2) on a grid, with its encoder's
+    Gaussians: ``z``, ``post`` ([N, G] for K = 1, [N, n, n] for K = 2), ``log_px``,
+    ``q_mu``, ``q_sd`` [N, K], ``kl_q`` (KL(q_phi(z|x) || p_theta(z|x)) by quadrature,
+    i.e. log p_theta(x) - ELBO(x), [N]) and, for K = 1, ``kl_best`` (the best Gaussian's
+    KL, ``posterior.best_gaussian_kl``: the approximation gap without amortisation)."""
+    from . import evaluate as ev
+    K = model.cfg.latent_dim
+    nv = model.noise_var.detach().double()[0]
+    mu, sd = _encoder_gaussian(model, x)
+    if K == 1:
+        z = posterior.z_grid()
+        post = ev.posterior_grid(model, x, z)[0]
+        kl_q = posterior.kl_gaussian_to_grid(z, post, mu[:, 0], sd[:, 0]).numpy()
+        kl_best = posterior.best_gaussian_kl(z, post)[0].numpy() if best_gaussian else np.full(len(mu), np.nan)
+        return dict(z=z.numpy(), post=post, log_px=ev.log_px_grid(model, x, z)[0], q_mu=mu, q_sd=sd,
+                    kl_q=kl_q, kl_best=kl_best)
+    if K == 2:
+        g = grid_posterior_2d(lambda Z: ev.f_on_grid(model, Z.astype(np.float32))[0], nv, x, lim, n)
+        g.update(q_mu=mu, q_sd=sd, kl_q=kl_gaussian_to_grid_2d(g, mu, sd))
+        return g
+    raise ValueError(f"grid posteriors need K = 1 or 2, got K = {K}")
+
+
+def posterior_gap(model, x, n_samples: int = 1000, tag: str = "fig23", batch: int = 100) -> pd.DataFrame:
+    """Per test point, for a trained single VAE of any K: with S = ``n_samples`` draws
+    z_s ~ q_phi(z | x) and log weights ``lw_s = log p_theta(x, z_s) - log q_phi(z_s | x)``
+    (``objectives.iwae_log_weights``), the ELBO estimate ``mean_s lw_s``, the
+    importance-sampled ``log p_theta(x) ~ log mean_s exp(lw_s)`` (as
+    ``evaluate.log_px_importance``) and their difference ``gap_is = log p(x) - ELBO =
+    KL(q_phi(z|x) || p_theta(z|x))`` (the per-point PMO term of Eq. 3): how far the
+    learned posterior is from the encoder's Gaussian. Both terms use the same samples,
+    so their Monte-Carlo errors largely cancel in the gap (which is >= 0 for every
+    sample set). The importance-sampled log p(x) is a lower bound, so ``gap_is``
+    under-estimates the KL where the posterior has mass that q misses (other modes)."""
+    from .evaluate import as_members
+    from .objectives import derive_seed, iwae_log_weights
+    X = as_members(x, 1, "cpu")
+    K = model.cfg.latent_dim
+    g = torch.Generator().manual_seed(derive_seed(model.seeds[0], "eval/" + tag))
+    out = []
+    with torch.no_grad():
+        for a in range(0, X.shape[1], batch):
+            xb = X[:, a:a + batch]
+            eps = torch.randn(1, n_samples, xb.shape[1], K, generator=g)
+            lw = iwae_log_weights(model, xb, eps)[0].double()            # [S, B]
+            elbo = lw.mean(0)
+            lpx = torch.logsumexp(lw, 0) - math.log(n_samples)
+            out.append(torch.stack([-elbo, lpx, lpx - elbo], 1))
+    v = torch.cat(out).numpy()
+    return pd.DataFrame({"neg_elbo": v[:, 0], "log_px_is": v[:, 1], "gap_is": v[:, 2]})
+
+
+def active_units(model, x, threshold: float = 0.01) -> int:
+    """Latent dimensions whose encoder mean varies across x (Var_x E_q[z_k] > threshold;
+    the "active units" of Burda et al. 2016): the dimensions the model actually uses."""
+    mu, _ = _encoder_gaussian(model, x)
+    return int((mu.var(0) > threshold).sum())
+
+
+def posterior_simplicity(records: Sequence[dict], profile: str, dataset: str, version: int = 0,
+                         n: int = 300, n_samples: int = 1000, lim: float = 4.5,
+                         n_grid: int = 181, best_gaussian: bool = True) -> tuple[pd.DataFrame, dict]:
+    """Figs. 23-24: how hard the posteriors of the selected Table-1 VAE of each K are for
+    its Gaussian encoder, on the first ``n`` test points of ``dataset`` version
+    ``version``. Per K: learned sigma^2 (mean over dims), active latent units, and the
+    mean / median / 90 % quantile of ``gap_is`` (``posterior_gap``; any K); for K <= 2
+    the mean of the grid KL(q || p) (``model_posterior_grid``; the same quantity by
+    quadrature, a check of the importance-sampled one) and for K = 1 the best Gaussian's
+    KL. A first row gives the ground truth's best-Gaussian KL (its sigma^2, K = 1).
+    ``best_gaussian=False`` skips the two best-Gaussian fits (the slow part). Column
+    ``KL(q||p) mean`` is the grid value where there is one (K <= 2) and the importance-
+    sampled one otherwise. Returns (table, details) with details[K] = the per-point gap
+    frame and the grid result (K <= 2)."""
+    p = get_profile(profile)
+    truth = data.get(dataset)
+    x = data.splits(dataset, version, n_train=p.n_train, n_val=p.n_val, n_test=p.n_test)["test"].x[:n]
+    kl_true = truth.posterior_kl(x)["kl"] if best_gaussian else np.full(len(x), np.nan)
+    rows = [{"model": "ground truth", "K": 1, "sigma2": truth.noise_var, "active units": 1,
+             "gap mean": np.nan, "gap median": np.nan, "gap q90": np.nan,
+             "grid KL(q||p) mean": np.nan, "best-Gaussian KL mean": float(kl_true.mean())}]
+    details = {"x": x, "kl_true": kl_true}
+    for K in CASE_B_K:
+        m = case_b_model(records, dataset, K, version)
+        if m is None:
+            continue
+        gap = posterior_gap(m, x, n_samples=n_samples)
+        grid = model_posterior_grid(m, x, lim, n_grid, best_gaussian) if K <= 2 else None
+        rows.append({"model": f"VAE K = {K}", "K": K, "sigma2": float(m.noise_var.detach().mean()),
+                     "active units": active_units(m, x),
+                     "gap mean": float(gap["gap_is"].mean()), "gap median": float(gap["gap_is"].median()),
+                     "gap q90": float(gap["gap_is"].quantile(0.9)),
+                     "grid KL(q||p) mean": float(grid["kl_q"].mean()) if grid else np.nan,
+                     "best-Gaussian KL mean": float(grid["kl_best"].mean()) if K == 1 else np.nan})
+        details[K] = dict(gap=gap, grid=grid, model=m)
+    table = pd.DataFrame(rows).set_index("model")
+    table["KL(q||p) mean"] = table["grid KL(q||p) mean"].fillna(table["gap mean"])
+    return table, details
+
+
+def posterior_simplicity_versions(records: Sequence[dict], profile: str, dataset: str,
+                                  versions: Sequence[int] | None = None, **kw) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``posterior_simplicity`` (without the best-Gaussian fits) for each data version
+    with Case-B VAE records: (per-version table, mean and sd over versions per model)."""
+    versions = range(get_profile(profile).n_versions) if versions is None else versions
+    kw.setdefault("best_gaussian", False)
+    tabs = []
+    for v in versions:
+        if case_b_model(records, dataset, 1, v) is None:
+            continue
+        t = posterior_simplicity(records, profile, dataset, v, **kw)[0].drop(index="ground truth")
+        tabs.append(t.assign(version=v).reset_index())
+    if not tabs:
+        raise FileNotFoundError(f"no Case-B VAE record for {dataset} under profile {profile!r}")
+    per = pd.concat(tabs, ignore_index=True)
+    cols = ["sigma2", "active units", "KL(q||p) mean", "gap mean"]
+    g = per.groupby("model", sort=False)[cols]
+    summ = g.mean().join(g.std(ddof=1), rsuffix=" sd")
+    summ.insert(0, "K", per.groupby("model", sort=False)["K"].first())
+    summ["versions"] = g.size()
+    return per, summ
 
 
 def load_or_run(tasks, train_missing: bool, retrain: bool = False):

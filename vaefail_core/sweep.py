@@ -51,7 +51,7 @@ from .objectives import VAEConfig, derive_seed, make_objective
 from .profiles import Profile, get_profile
 from .train import Member, TrainConfig, progress_enabled, train_ensemble
 
-__all__ = ["CODE_VERSION", "Task", "SweepResult", "run_sweep", "run_group", "plan_groups", "process_map",
+__all__ = ["CODE_VERSION", "Task", "is_semi", "SweepResult", "run_sweep", "run_group", "plan_groups", "process_map",
            "grid_tasks", "record_path", "load_record", "verify_record", "load_selected",
            "records_frame", "EXIT_AFTER_ENV", "REPO_ROOT"]
 
@@ -284,11 +284,22 @@ def _info(ld, task: Task, cache: dict) -> _Info:
     return _Info(D, int(task.latent_dim or gt.latent_dim), int(gt.latent_dim), nv, nv_gt, gt)
 
 
+def is_semi(task: Task) -> bool:
+    """A semi-supervised (M2, App. B) task: its ``extra`` sets ``alpha`` and ``gamma``.
+    Without them VAE, IWAE and LIN are unsupervised and ignore a data set's labels."""
+    ex = dict(task.extra)
+    return "alpha" in ex and "gamma" in ex
+
+
+def _label_dim(task: Task, info: _Info) -> int:
+    return int(getattr(info.truth, "label_dim", 0) or 0) if is_semi(task) else 0
+
+
 def _shape_key(task: Task, info: _Info) -> tuple:
-    # VAE, IWAE and LIN are unsupervised: labels of semi-supervised sets are ignored
-    # (label_dim 0); the M2 objectives (a later issue) will add the label width here.
-    return (task.profile, info.data_dim, info.latent_dim, 0, task.method, task.iwae_samples,
-            task.learn_noise, _is_real(task.dataset))
+    # M2 tasks carry the label width; alpha and gamma are per member, so a whole
+    # alpha x gamma grid shares one ensemble
+    return (task.profile, info.data_dim, info.latent_dim, _label_dim(task, info), task.method,
+            task.iwae_samples, task.learn_noise, _is_real(task.dataset))
 
 
 def plan_groups(tasks: Sequence[Task], loader: str = "vaefail_core.data",
@@ -356,16 +367,19 @@ def run_group(spec: dict) -> list[dict]:
         if sk not in splits:
             splits[sk] = ld.splits(t.dataset, t.version, n_train=p.n_train, n_val=p.n_val, n_test=p.n_test)
         sp = splits[sk]
-        # ground-truth init needs the true K, a surrogate taking z alone (the unsupervised
-        # methods ignore labels) and the true z of the training points
+        # ground-truth init needs the true K, a surrogate with the model's inputs (z alone
+        # for the unsupervised methods, which ignore labels; concat(z, y) for M2) and the
+        # true z of the training points
         gt_ok = (info.truth is not None and info.latent_dim == info.latent_dim_gt
-                 and int(getattr(info.truth, "label_dim", 0) or 0) == 0
+                 and int(getattr(info.truth, "label_dim", 0) or 0) == _label_dim(t, info)
                  and hasattr(info.truth, "surrogate") and getattr(sp["train"], "z", None) is not None)
+        ex = dict(t.extra)
         for r in t.restart_ids():
             init = "gt" if (gt_ok and r < p.n_gt_restarts) else "random"
             members.append(Member(seed=derive_seed(p.seed, f"{t.dataset}/{t.version}/{r}"), init=init,
                                   lin_T=t.lin_T if t.method == "lin" else 0.1,
-                                  lin_R=t.lin_R if t.method == "lin" else 5))
+                                  lin_R=t.lin_R if t.method == "lin" else 5,
+                                  ss_alpha=ex.get("alpha", 0.0), ss_gamma=ex.get("gamma", 1.0)))
             owner.append((ti, r))
             noise.append(np.asarray(info.noise_var, dtype=np.float64))
             if init == "gt" and t.dataset not in surs:
@@ -376,8 +390,10 @@ def run_group(spec: dict) -> list[dict]:
 
     t, info0 = tasks[0], infos[0]
     real = _is_real(t.dataset)
-    arch = VAEConfig(data_dim=info0.data_dim, latent_dim=info0.latent_dim, label_dim=0,
-                     hidden=HIDDEN_UCI if real else HIDDEN_SYNTHETIC, learn_noise=t.learn_noise)
+    semi = is_semi(t)
+    arch = VAEConfig(data_dim=info0.data_dim, latent_dim=info0.latent_dim, label_dim=_label_dim(t, info0),
+                     hidden=HIDDEN_UCI if real else HIDDEN_SYNTHETIC, learn_noise=t.learn_noise,
+                     label=info0.truth.label if semi else None)
     cfg = TrainConfig(method=t.method, iwae_samples=max(1, t.iwae_samples),
                       epochs=p.epochs_real if real else p.epochs,
                       batch_size=p.batch_size, lr=p.lr,
@@ -394,10 +410,19 @@ def run_group(spec: dict) -> list[dict]:
     train = {"x": stack("train", "x"), "z": stack("train", "z", need=False)}
     val = {"x": stack("val", "x")}
     x_val, x_test, x_train = val["x"], stack("test", "x"), train["x"]
+    labels = None
+    if semi:   # M2: labels observed on a fixed, seeded share of the points (m2.label_mask)
+        from . import m2
+        labels = m2.sweep_labels(tasks, owner, data, infos, p.seed)
+        train.update(labels["train"])
     res = train_ensemble(arch, cfg, members, train, val, noise_var=np.stack(noise),
                          surrogates=surrogates, device=device, progress=False)
     vae, h = res.model, res.history
     seconds_train = res.seconds
+    if semi:
+        return m2.sweep_records(tasks, owner, members, infos, vae, h, labels, x_train, x_val, x_test,
+                                p, t0, seconds_train, device, code_version=CODE_VERSION,
+                                finish=_finish_record)
 
     # ---- evaluation of every member ------------------------------------------------------
     obj = make_objective(t.method, max(1, t.iwae_samples))
@@ -462,11 +487,17 @@ def run_group(spec: dict) -> list[dict]:
             "group_size": len(members), "group_train_seconds": seconds_train,
             "group_seconds": time.perf_counter() - t0, "torch": torch.__version__, "device": str(device),
         }
-        config = record.pop("config")          # kept exact: it is compared when verifying
-        record = _nan_to_none(record)
-        record["config"] = config
-        out.append({"record": record, "params": params})
+        out.append({"record": _finish_record(record), "params": params})
     return out
+
+
+def _finish_record(record: dict) -> dict:
+    """JSON-ready record (NaN -> None, 7 digits), keeping ``config`` exact (it is
+    compared when verifying)."""
+    config = record.pop("config")
+    record = _nan_to_none(record)
+    record["config"] = config
+    return record
 
 
 def process_map(workers: int = 2, threads: int = 1) -> Callable:

@@ -65,6 +65,7 @@ from .objectives import (
 __all__ = [
     "TrainConfig", "Member", "TrainResult", "EnsembleAdam", "BatchStream",
     "train_ensemble", "run_epochs", "init_ground_truth", "progress_enabled", "VAE", "VAEConfig",
+    "make_training_objective",
 ]
 
 
@@ -114,8 +115,12 @@ class Member:
     init: str = "random"     #: "random" | "gt"
     lin_T: float = 0.1       #: LIN threshold T (nats per data point, absolute)
     lin_R: int = 5           #: LIN window R (inner steps averaged per comparison)
+    ss_alpha: float = 0.0    #: M2 only: weight of the discriminator term (App. B / D)
+    ss_gamma: float = 1.0    #: M2 only: weight of the labelled bound L (Eq. 11)
 
     def __post_init__(self):
+        if self.ss_alpha < 0 or self.ss_gamma < 0:
+            raise ValueError(f"alpha and gamma must be >= 0, got {self.ss_alpha}, {self.ss_gamma}")
         if self.init not in ("random", "gt"):
             raise ValueError(f"init must be 'random' or 'gt', got {self.init!r}")
         if self.lin_R < 1 or not self.lin_T >= 0:
@@ -337,6 +342,9 @@ def init_ground_truth(vae: VAE, idx: Sequence[int], surrogates: Sequence[Ensembl
         raise ValueError(f"need one surrogate per ground-truth member ({len(idx)}), got {len(surrogates)}")
     sub = vae.subset(idx)
     sub_data = {k: v[idx] for k, v in data.items()}
+    if hasattr(objective, "subset"):         # per-member hyper-parameters (M2's alpha, gamma)
+        objective = objective.subset(idx)
+    warm = objective.warm_start() if hasattr(objective, "warm_start") else GaussianRegression()
     n = len(idx)
     out = {k: np.full(n, np.nan) for k in ("gt_decoder_mse", "gt_warm_loss", "gt_fit_loss")}
     dec = sub.decoder
@@ -359,7 +367,7 @@ def init_ground_truth(vae: VAE, idx: Sequence[int], surrogates: Sequence[Ensembl
     if cfg.gt_warm_epochs:
         if "z" not in sub_data:
             raise ValueError("the ground-truth warm start needs the true z ('z' in data)")
-        h = run_epochs(sub, GaussianRegression(), sub_data, epochs=cfg.gt_warm_epochs,
+        h = run_epochs(sub, warm, sub_data, epochs=cfg.gt_warm_epochs,
                        batch_size=cfg.batch_size, lr=cfg.lr, tag="gt-warm", groups=("encoder",))
         out["gt_warm_loss"] = h[-1]
     if cfg.gt_fit_epochs:
@@ -426,8 +434,9 @@ def train_ensemble(arch: VAEConfig, cfg: TrainConfig, members: Sequence[Member],
     if cfg.method == "lin" and vdata is None:
         raise ValueError("LIN needs validation data (its aggressive phase watches validation MI)")
     t0 = time.perf_counter()
-    vae = VAE(arch, M, seeds=[mb.seed for mb in members], noise_var=noise_var).to(device)
-    objective = make_objective(cfg.method, cfg.iwae_samples)
+    from .m2 import model_class
+    vae = model_class(arch)(arch, M, seeds=[mb.seed for mb in members], noise_var=noise_var).to(device)
+    objective = make_training_objective(arch, cfg, members)
     hist: dict[str, np.ndarray] = {k: np.full(M, np.nan) for k in ("gt_decoder_mse", "gt_warm_loss", "gt_fit_loss")}
 
     gt_idx = [m for m, mb in enumerate(members) if mb.init == "gt"]
@@ -445,11 +454,23 @@ def train_ensemble(arch: VAEConfig, cfg: TrainConfig, members: Sequence[Member],
     return TrainResult(vae, hist, cfg, members, time.perf_counter() - t0)
 
 
+def make_training_objective(arch: VAEConfig, cfg: TrainConfig, members: Sequence[Member]) -> Objective:
+    """The objective an ensemble trains: ELBO / IWAE (``objectives.make_objective``), or for
+    a labelled architecture the M2 objective (App. B) with each member's alpha and gamma
+    (S = ``cfg.iwae_samples`` importance samples for IWAE, the ELBO forms otherwise)."""
+    if arch.label is None:
+        return make_objective(cfg.method, cfg.iwae_samples)
+    from .m2 import M2Objective
+    return M2Objective(alpha=tuple(mb.ss_alpha for mb in members), gamma=tuple(mb.ss_gamma for mb in members),
+                       n_samples=cfg.iwae_samples if cfg.method == "iwae" else 1)
+
+
 def _fit(vae, objective, data, vdata, cfg: TrainConfig, members, q_mutual_info, progress):
     """The main training phase (VAE / IWAE: plain Adam; LIN: aggressive schedule first)."""
     M, dev = vae.n_models, vae.device
     seeds = vae.seeds
-    data = {k: v for k, v in data.items() if k != "z"}   # true latents: ground-truth init only
+    # true latents and hidden labels: ground-truth initialisation only
+    data = {k: v for k, v in data.items() if k not in ("z", "y_true")}
     stream = BatchStream(data["x"].shape[1], cfg.batch_size, [derive_seed(s, "train/data") for s in seeds])
     rng = MemberRNG([derive_seed(s, "train/noise") for s in seeds], dev)
     opt = EnsembleAdam(vae.param_groups(), M, cfg.lr)

@@ -1,0 +1,639 @@
+"""The semi-supervised M2 model (Kingma et al. 2014) and its objectives (Sec. 7, App. B).
+
+Model (Eq. 10)::
+
+    z ~ N(0, I_K),   y ~ p(y),   x | z, y ~ N(f_theta(z, y), diag(sigma^2))
+
+with p(y) = Bern(1/2) as a one-hot pair (Discrete Semi-Circle, App. H.1) or N(0, 1)
+(Continuous Semi-Circle, App. H.2). The decoder takes ``concat(z, y)`` exactly like the
+ground-truth surrogate (``data.GroundTruth.decoder_input``), so ground-truth
+initialisation copies the surrogate into it.
+
+Inference networks (all mean-field, all 3 x 50 leaky-ReLU MLPs as in App. D):
+
+* ``encoder``     q(z | x)      used by the unlabelled bound U (Eq. 13 / 15),
+* ``encoder_xy``  q(z | x, y)   used by the labelled bound L (Eq. 12 / 14),
+* ``classifier``  q(y | x)      the discriminator: logits of a categorical (discrete y;
+                                sampled for U as a relaxed one-hot, Gumbel-softmax at
+                                temperature 2.2, App. D) or (mean, log var) of a Gaussian
+                                (continuous y).
+
+Objective (Eq. 11 plus the discriminator term of Sec. 3), minimised per ensemble member::
+
+    loss = ( sum_unlabelled -U(x)  +  gamma * sum_labelled -L(x, y)
+             - alpha * sum_labelled log q(y | x) ) / B
+
+with ``n_samples = 1`` the ELBO forms (Eqs. 12-13: one reparameterised sample, analytic KL
+terms for z and for y) and ``n_samples = S > 1`` the IWAE forms (Eqs. 14-15: S joint
+samples (y_s, z_s) with importance weights p(x, z_s, y_s) / q(y_s | x) q(z_s | x)).
+Discrete y: App. D makes the relaxed one-hot (Concrete, temperature 2.2) the variational
+family of y, so the decoder sees relaxed samples y_s and both forms of U need a *density*
+of y_s. We use the Concrete density (Maddison et al. 2017) for q(y_s | x) and, for p(y_s),
+the relaxation of Bern(1/2) at the same temperature: KL(q(y|x) || p(y)) of Eq. 13 is then a
+one-sample estimate, and the ELBO form is exactly the S = 1 case of the IWAE form (so the
+two bounds are ordered). KL terms of z, and of y when it is continuous, are analytic.
+
+alpha and gamma are per member (``M2Objective.alpha[m]``), so a whole alpha x gamma grid
+trains as one ensemble. Every term is computed for every row of the batch and masked with
+``batch["label_mask"]``, so each member draws the same random numbers whatever its label
+pattern (needed for member-wise reproducibility, ``train.py``).
+
+Batch keys: ``x`` [M, B, D]; ``y`` [M, B, L] (one-hot / scalar; rows without a label
+are zero and never read); ``label_mask`` [M, B] bool; for the ground-truth warm start also
+``z`` and ``y_true`` (the hidden labels of every training point, used only there).
+
+Densities are hand-written for speed, like in ``objectives``; the tests check the
+Concrete density against ``torch.distributions.RelaxedOneHotCategorical``.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from .nets import EnsembleMLP
+from .objectives import LOG_2PI, VAE, MemberRNG, VAEConfig, derive_seed, kl_std_normal
+
+__all__ = [
+    "LABELS", "TEMPERATURE", "LABEL_FRACTION", "M2VAE", "M2Objective", "M2Regression",
+    "model_class", "concrete_log_prob", "relaxed_sample", "label_mask", "encode_labels",
+    "prior_y", "batch_value", "neg_u", "predictive", "collapse_distance", "knn_cohort",
+    "knn_px", "cohort_sample", "posterior_unlabelled",
+]
+
+LABELS = ("discrete", "continuous")
+#: App. D: temperature of the relaxed one-hot q(y | x) for discrete labels
+TEMPERATURE = 2.2
+#: App. D gives 10% observed labels for the real data sets and no number for the
+#: synthetic ones; we use 10% for both
+LABEL_FRACTION = 0.1
+
+
+# --------------------------------------------------------------------------------------
+# The model
+# --------------------------------------------------------------------------------------
+class M2VAE(VAE):
+    """M independent M2 models (Eq. 10) as one batched model; ``cfg.label`` is
+    "discrete" (``label_dim`` classes, one-hot) or "continuous" (``label_dim`` = 1)."""
+
+    def __init__(self, cfg: VAEConfig, n_models: int = 1, seeds: Sequence[int] | None = None,
+                 noise_var=1.0):
+        if cfg.label not in LABELS or cfg.label_dim < 1:
+            raise ValueError(f"M2 needs label in {LABELS} and label_dim >= 1, got "
+                             f"{cfg.label!r} / {cfg.label_dim}")
+        if cfg.label == "continuous" and cfg.label_dim != 1:
+            raise ValueError("continuous labels are scalars: label_dim must be 1")
+        if cfg.label == "discrete" and cfg.label_dim < 2:
+            raise ValueError("discrete labels need label_dim >= 2 classes (one-hot)")
+        super().__init__(cfg, n_models, seeds, noise_var)
+        K, D, L = cfg.latent_dim, cfg.data_dim, cfg.label_dim
+        self.encoder_xy = EnsembleMLP(n_models, D + L, 2 * K, cfg.hidden,
+                                      seeds=[derive_seed(s, "encoder_xy") for s in self.seeds])
+        self.classifier = EnsembleMLP(n_models, D, L if cfg.label == "discrete" else 2, cfg.hidden,
+                                      seeds=[derive_seed(s, "classifier") for s in self.seeds])
+
+    @property
+    def discrete(self) -> bool:
+        return self.cfg.label == "discrete"
+
+    def encode_xy(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """q(z | x, y): x [M, B, D], y [M, B, L] -> (mu, log var), each [M, B, K]."""
+        h = self.encoder_xy(torch.cat([x, y], -1))
+        return h[..., : self.cfg.latent_dim], h[..., self.cfg.latent_dim:]
+
+    def classify(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """q(y | x): (log-probabilities [M, B, L], None) for discrete y, (mean, log var)
+        [M, B, 1] each for continuous y."""
+        h = self.classifier(x)
+        if self.discrete:
+            return torch.log_softmax(h, -1), None
+        return h[..., :1], h[..., 1:]
+
+    def param_groups(self):
+        groups = super().param_groups()
+        groups["encoder"] = (groups["encoder"] + list(self.encoder_xy.parameters())
+                             + list(self.classifier.parameters()))
+        return groups
+
+
+def model_class(cfg: VAEConfig):
+    """The model class for an architecture: ``M2VAE`` when it has labels, else ``VAE``."""
+    return M2VAE if cfg.label is not None else VAE
+
+
+# --------------------------------------------------------------------------------------
+# Label densities
+# --------------------------------------------------------------------------------------
+def concrete_log_prob(log_y: torch.Tensor, log_pi: torch.Tensor, temperature: float) -> torch.Tensor:
+    """log density of the Concrete / relaxed one-hot distribution (Maddison et al. 2017,
+    Jang et al. 2016) at a point y of the simplex given as log y [..., L]; ``log_pi``
+    are (possibly unnormalised) log class probabilities. Summed over the last axis -> [...]."""
+    L = log_y.shape[-1]
+    lam = float(temperature)
+    return (math.lgamma(L) + (L - 1) * math.log(lam)
+            + (log_pi - (lam + 1) * log_y).sum(-1)
+            - L * torch.logsumexp(log_pi - lam * log_y, -1))
+
+
+def relaxed_sample(log_pi: torch.Tensor, u: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Gumbel-softmax sample (log y) from log-probabilities [..., L] with U(0, 1) noise u."""
+    g = -torch.log(-torch.log(u))
+    return torch.log_softmax((log_pi + g) / temperature, -1)
+
+
+def prior_y(model: M2VAE, y: torch.Tensor) -> torch.Tensor:
+    """log p(y) of observed labels y [M, ..., L] -> [M, ...] (uniform classes or N(0, 1))."""
+    if model.discrete:
+        return torch.full(y.shape[:-1], -math.log(model.cfg.label_dim), device=y.device)
+    return -0.5 * (y * y + LOG_2PI).sum(-1)
+
+
+def _gauss_log_prob(v, mu, logvar):
+    return -0.5 * (((v - mu) ** 2) * torch.exp(-logvar) + logvar + LOG_2PI).sum(-1)
+
+
+# --------------------------------------------------------------------------------------
+# The bounds
+# --------------------------------------------------------------------------------------
+def neg_l(model: M2VAE, x, y, rng: MemberRNG, n_samples: int = 1) -> torch.Tensor:
+    """-L(x, y): Eq. 12 (n_samples = 1) or Eq. 14 (S > 1) per example, [M, B]."""
+    K = model.cfg.latent_dim
+    mu, lv = model.encode_xy(x, y)
+    log_py = prior_y(model, y)
+    if n_samples == 1:
+        z = mu + torch.exp(0.5 * lv) * rng.normal(x.shape[1], K)
+        ll = model.log_lik(x, model.decode(z, y))
+        return kl_std_normal(mu, lv) - ll - log_py
+    eps = rng.normal(n_samples, x.shape[1], K)
+    z = mu.unsqueeze(1) + torch.exp(0.5 * lv).unsqueeze(1) * eps
+    ll = model.log_lik(x, model.decode(z, y.unsqueeze(1)))
+    log_w = (ll - 0.5 * (z * z + LOG_2PI).sum(-1) + 0.5 * (eps * eps + lv.unsqueeze(1) + LOG_2PI).sum(-1)
+             + log_py.unsqueeze(1))
+    return -(torch.logsumexp(log_w, 1) - math.log(n_samples))
+
+
+def neg_u(model: M2VAE, x, rng: MemberRNG, n_samples: int = 1,
+          temperature: float = TEMPERATURE) -> torch.Tensor:
+    """-U(x): Eq. 13 (n_samples = 1) or Eq. 15 (S > 1) per example, [M, B]."""
+    K, L, B = model.cfg.latent_dim, model.cfg.label_dim, x.shape[1]
+    mu, lv = model.encode(x)
+    a, b = model.classify(x)
+    S = n_samples
+    eps = rng.normal(S, B, K)
+    if model.discrete:
+        log_ys = relaxed_sample(a.unsqueeze(1), rng.uniform(S, B, L), temperature)    # [M, S, B, L]
+        ys = log_ys.exp()
+    else:
+        ys = a.unsqueeze(1) + torch.exp(0.5 * b).unsqueeze(1) * rng.normal(S, B, 1)
+    z = mu.unsqueeze(1) + torch.exp(0.5 * lv).unsqueeze(1) * eps
+    ll = model.log_lik(x, model.decode(z, ys))                                       # [M, S, B]
+    if model.discrete:   # Concrete densities of the relaxed sample (module docstring)
+        log_qy = concrete_log_prob(log_ys, a.unsqueeze(1), temperature)
+        log_py = concrete_log_prob(log_ys, torch.zeros_like(log_ys), temperature)
+    else:
+        log_qy = _gauss_log_prob(ys, a.unsqueeze(1), b.unsqueeze(1))
+        log_py = -0.5 * (ys * ys + LOG_2PI).sum(-1)
+    if S == 1:           # analytic KL for z (and for continuous y), one-sample for discrete y
+        kl_y = kl_std_normal(a, b) if not model.discrete else (log_qy - log_py)[:, 0]
+        return kl_std_normal(mu, lv) + kl_y - ll[:, 0]
+    log_pz = -0.5 * (z * z + LOG_2PI).sum(-1)
+    log_qz = -0.5 * (eps * eps + lv.unsqueeze(1) + LOG_2PI).sum(-1)
+    log_w = ll + log_pz + log_py - log_qz - log_qy
+    return -(torch.logsumexp(log_w, 1) - math.log(S))
+
+
+def log_q_y(model: M2VAE, x, y) -> torch.Tensor:
+    """The discriminator's log q(y | x) at observed labels, [M, B]."""
+    a, b = model.classify(x)
+    if model.discrete:
+        return (a * y).sum(-1)
+    return _gauss_log_prob(y, a, b)
+
+
+# --------------------------------------------------------------------------------------
+# Objectives (the ``objectives.Objective`` protocol)
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class M2Objective:
+    """The M2 training objective (see the module docstring); alpha, gamma per member."""
+
+    alpha: tuple[float, ...]
+    gamma: tuple[float, ...]
+    n_samples: int = 1
+    temperature: float = TEMPERATURE
+    name: str = "neg_m2"
+
+    def __post_init__(self):
+        object.__setattr__(self, "alpha", tuple(float(a) for a in self.alpha))
+        object.__setattr__(self, "gamma", tuple(float(g) for g in self.gamma))
+        if len(self.alpha) != len(self.gamma) or not self.alpha:
+            raise ValueError("alpha and gamma need one value per member (equal, non-empty lengths)")
+        if min(self.alpha) < 0 or min(self.gamma) < 0:
+            raise ValueError("alpha and gamma must be >= 0")
+        if int(self.n_samples) < 1 or not self.temperature > 0:
+            raise ValueError("M2 needs n_samples >= 1 and temperature > 0")
+
+    def subset(self, idx: Sequence[int]) -> "M2Objective":
+        idx = list(idx)
+        return M2Objective(tuple(self.alpha[i] for i in idx), tuple(self.gamma[i] for i in idx),
+                           self.n_samples, self.temperature, self.name)
+
+    def warm_start(self) -> "M2Regression":
+        return M2Regression()
+
+    def terms(self, model: M2VAE, batch, rng: MemberRNG) -> dict[str, torch.Tensor]:
+        """Per-example -U, -L and log q(y|x) for every row, [M, B] each."""
+        x, y = batch["x"], batch["y"]
+        return {"neg_u": neg_u(model, x, rng, self.n_samples, self.temperature),
+                "neg_l": neg_l(model, x, y, rng, self.n_samples),
+                "log_q_y": log_q_y(model, x, y)}
+
+    def loss(self, model: M2VAE, batch, rng: MemberRNG):
+        M = model.n_models
+        if len(self.alpha) != M:
+            raise ValueError(f"the objective has {len(self.alpha)} members, the model {M}")
+        t = self.terms(model, batch, rng)
+        lab = batch["label_mask"].to(t["neg_u"].dtype)
+        alpha = torch.tensor(self.alpha, device=lab.device)[:, None]
+        gamma = torch.tensor(self.gamma, device=lab.device)[:, None]
+        per = (1 - lab) * t["neg_u"] + lab * (gamma * t["neg_l"] - alpha * t["log_q_y"])
+        loss = per.mean(1)
+        n_lab = lab.sum(1).clamp(min=1)
+        stats = {"neg_m2": loss.detach(),
+                 "neg_u": (((1 - lab) * t["neg_u"]).sum(1) / (1 - lab).sum(1).clamp(min=1)).detach(),
+                 "neg_l": ((lab * t["neg_l"]).sum(1) / n_lab).detach(),
+                 "log_q_y": ((lab * t["log_q_y"]).sum(1) / n_lab).detach()}
+        return loss, stats
+
+
+@dataclass(frozen=True)
+class M2Regression:
+    """Supervised warm start of the three inference networks at the ground truth (our
+    addition, as ``objectives.GaussianRegression``): -log q(z | x) - log q(z | x, y)
+    - log q(y | x) at the true z and the (hidden) true y of every training point."""
+
+    name: str = "neg_log_q_truth"
+
+    def loss(self, model: M2VAE, batch, rng):
+        x, z, y = batch["x"], batch["z"], batch["y_true"]
+        mu, lv = model.encode(x)
+        mu2, lv2 = model.encode_xy(x, y)
+        nll = -_gauss_log_prob(z, mu, lv) - _gauss_log_prob(z, mu2, lv2) - log_q_y(model, x, y)
+        loss = nll.mean(1)
+        return loss, {"neg_log_q": loss.detach()}
+
+
+# --------------------------------------------------------------------------------------
+# Labels of a data set: encoding and the observed-label mask
+# --------------------------------------------------------------------------------------
+def encode_labels(truth, y) -> np.ndarray:
+    """Decoder / encoder columns of labels y (``truth.encode_y``): float32 [N, L]."""
+    return np.asarray(truth.encode_y(y), dtype=np.float32).reshape(len(y), -1)
+
+
+def label_mask(n: int, fraction: float, seed: int) -> np.ndarray:
+    """Which of n points have an observed label: exactly round(fraction * n) of them,
+    chosen by a seeded permutation. bool [n]."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"the labelled fraction must be in (0, 1], got {fraction}")
+    k = max(1, int(round(fraction * n)))
+    mask = np.zeros(n, dtype=bool)
+    mask[np.random.default_rng(seed).permutation(n)[:k]] = True
+    return mask
+
+
+# --------------------------------------------------------------------------------------
+# Evaluation
+# --------------------------------------------------------------------------------------
+def _rng(model, tag):
+    return MemberRNG([derive_seed(s, "eval/" + tag) for s in model.seeds], model.device)
+
+
+def _as_members(a, M, device, dtype=torch.float32):
+    t = torch.as_tensor(np.asarray(a)).to(device)
+    t = t.to(dtype) if dtype is not None else t
+    if t.dim() == 1 and dtype is torch.bool:
+        t = t[None].expand(M, -1)
+    elif t.dim() == 2 and dtype is not torch.bool:
+        t = t[None].expand(M, *t.shape)
+    return t
+
+
+@torch.no_grad()
+def batch_value(model: M2VAE, objective: M2Objective, x, y, mask, tag: str = "objective",
+                repeats: int = 1, chunk: int = 1000) -> np.ndarray:
+    """Mean of the M2 objective over a labelled / unlabelled data set (e.g. the validation
+    objective used to select the restart, App. D), averaged over ``repeats`` noise draws. [M]."""
+    M = model.n_models
+    X = _as_members(x, M, model.device)
+    Y = _as_members(y, M, model.device)
+    K = _as_members(mask, M, model.device, dtype=torch.bool)
+    rng = _rng(model, tag)
+    tot = torch.zeros(M, device=model.device)
+    n = X.shape[1]
+    for _ in range(repeats):
+        for a in range(0, n, chunk):
+            b = min(n, a + chunk)
+            loss, _ = objective.loss(model, {"x": X[:, a:b], "y": Y[:, a:b], "label_mask": K[:, a:b]}, rng)
+            tot += loss * (b - a)
+    return (tot / (repeats * n)).cpu().numpy()
+
+
+@torch.no_grad()
+def neg_u_value(model: M2VAE, x, n_samples: int = 1, repeats: int = 1, tag: str = "neg_u",
+                chunk: int | None = None) -> np.ndarray:
+    """-U averaged over x (the bound on -log p_theta(x) of unlabelled data; Eq. 13 for
+    n_samples = 1, averaged over ``repeats`` draws; Eq. 15 for S > 1). [M]."""
+    M = model.n_models
+    X = _as_members(x, M, model.device)
+    chunk = chunk or max(1, 200_000 // max(1, n_samples * M))
+    rng = _rng(model, tag)
+    tot = torch.zeros(M, device=model.device)
+    for _ in range(repeats):
+        for a in range(0, X.shape[1], chunk):
+            b = min(X.shape[1], a + chunk)
+            tot += neg_u(model, X[:, a:b], rng, n_samples).sum(1)
+    return (tot / (repeats * X.shape[1])).cpu().numpy()
+
+
+@torch.no_grad()
+def predictive(model: M2VAE, x, y_true) -> np.ndarray:
+    """How predictive the discriminator q(y | x) is on (x, y_true): accuracy of its most
+    probable class (discrete), or the RMSE of its mean (continuous). [M]."""
+    M = model.n_models
+    X = _as_members(x, M, model.device)
+    a, _ = model.classify(X)
+    yt = torch.as_tensor(np.asarray(y_true)).to(model.device)
+    if model.discrete:
+        return (a.argmax(-1) == yt.long()[None]).double().mean(1).cpu().numpy()
+    return ((a[..., 0] - yt.float()[None]) ** 2).mean(1).sqrt().cpu().numpy()
+
+
+def _z_quantiles(n: int) -> np.ndarray:
+    from scipy import stats
+    return stats.norm.ppf((np.arange(n) + 0.5) / n)
+
+
+@torch.no_grad()
+def collapse_distance(model: M2VAE, values: Sequence[float], n_z: int = 400) -> np.ndarray:
+    """Functional collapse, measured on f itself: E_z ||f(z, y_a) - f(z, y_b)|| for the two
+    cohort labels ``values`` (z at n_z prior quantiles). [M]. Compare with
+    ``collapse_distance_truth`` (0 = collapsed to one function)."""
+    M = model.n_models
+    zq = torch.as_tensor(_z_quantiles(n_z), dtype=torch.float32, device=model.device)[None, :, None]
+    zq = zq.expand(M, -1, -1)
+    fa, fb = (model.decode(zq, _as_members(encode_labels_model(model, np.full(n_z, v)), M, model.device))
+              for v in values)
+    return (fa - fb).norm(dim=-1).mean(1).cpu().numpy()
+
+
+def collapse_distance_truth(truth, values: Sequence[float], n_z: int = 400) -> float:
+    """The ground truth's E_z ||f(z, y_a) - f(z, y_b)|| (same quadrature)."""
+    zq = _z_quantiles(n_z)[:, None]
+    fa, fb = (truth.f(zq, np.full(n_z, v)) for v in values)
+    return float(np.linalg.norm(fa - fb, axis=1).mean())
+
+
+def cohort_sample(truth, value: float, n: int, seed: int) -> np.ndarray:
+    """n draws from the true p(x | y = value): z ~ N(0, 1), x = f(z, y) + eps. [n, D]."""
+    rng = np.random.default_rng(seed)
+    z = truth.sample_z(n, rng)
+    eps = rng.standard_normal((n, truth.data_dim)) * math.sqrt(truth.noise_var)
+    return (truth.f(z, np.full(n, value)).astype(np.float64) + eps).astype(np.float32)
+
+
+def _prior_labels(model: M2VAE, n: int, tag: str) -> torch.Tensor:
+    """Labels drawn from p(y), one stream per member, encoded: [M, n, L]."""
+    rng = _rng(model, tag)
+    if model.discrete:
+        cls = (rng.uniform(n) < 0.5).long()          # [M, n]; Bern(1/2) (App. H.1)
+        return torch.nn.functional.one_hot(cls, model.cfg.label_dim).float()
+    return rng.normal(n, 1)
+
+
+def knn_px(model: M2VAE, x_ref, members=None, tag: str = "knn") -> np.ndarray:
+    """Smooth kNN statistic of samples of the learned p_theta(x) (y ~ p(y), z ~ N(0, I))
+    against data x_ref. [M] (NaN outside ``members``)."""
+    from .evaluate import knn_statistic
+    n = np.asarray(x_ref).shape[-2]
+    y = _prior_labels(model, n, tag + "/y")
+    return knn_statistic(model, x_ref, tag=tag, members=members, y=y)
+
+
+def knn_cohort(model: M2VAE, value: float, x_ref, members=None, tag: str = "knn-cohort") -> np.ndarray:
+    """Smooth kNN statistic of samples of the learned p_theta(x | y = value) against true
+    cohort samples x_ref (Table 4). [M]."""
+    from .evaluate import knn_statistic
+    n = np.asarray(x_ref).shape[-2]
+    y = encode_labels_model(model, np.full(n, value))
+    return knn_statistic(model, x_ref, tag=f"{tag}/{value:g}", members=members, y=y)
+
+
+def cohort_separation(model: M2VAE, values: Sequence[float], n: int, members=None,
+                      tag: str = "separation") -> np.ndarray:
+    """Functional collapse, measured on the distributions: the smooth kNN statistic
+    between the model's own two cohorts p_theta(x | y_a) and p_theta(x | y_b) (near 0 when
+    they coincide; compare with the truth's, ``cohort_separation_truth``). [M]."""
+    from . import metrics
+    from .evaluate import sample_px
+    a, b = values
+    sa = sample_px(model, n, tag=f"{tag}/a", y=encode_labels_model(model, np.full(n, a)))
+    sb = sample_px(model, n, tag=f"{tag}/b", y=encode_labels_model(model, np.full(n, b)))
+    out = np.full(model.n_models, np.nan)
+    for m in (range(model.n_models) if members is None else members):
+        out[m] = metrics.smooth_knn_statistic(sa[m], sb[m], seed=derive_seed(model.seeds[m], tag))
+    return out
+
+
+def cohort_separation_truth(truth, values: Sequence[float], n: int, seed: int = 0) -> float:
+    from . import metrics
+    a, b = values
+    return float(metrics.smooth_knn_statistic(cohort_sample(truth, a, n, seed),
+                                              cohort_sample(truth, b, n, seed + 1), seed=seed))
+
+
+@torch.no_grad()
+def posterior_unlabelled(model: M2VAE, x, z=None, n_y: int = 48, y=None):
+    """Exact posteriors of a single learned M2 model (M = 1, K = 1) on a z-grid:
+    p_theta(z | x) = sum_y p(y | x) p_theta(z | x, y) for unlabelled x (continuous y by the
+    midpoint rule in Phi(y), as ``data.GroundTruth.posterior``), or p_theta(z | x, y) for
+    given labels y ([N]). Returns (z [G], post [N, G]) as numpy float64."""
+    from scipy import stats
+
+    from . import posterior as P
+    if model.n_models != 1 or model.cfg.latent_dim != 1:
+        raise ValueError("posterior_unlabelled needs a single model (M = 1) with K = 1")
+    zg = P.z_grid() if z is None else torch.as_tensor(np.asarray(z), dtype=torch.float64)
+    G = len(zg)
+    x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+    nv = model.noise_var[0].detach().cpu().double()
+    zt = zg.float()[None, :, None].to(model.device)
+
+    def f_at(v):
+        lab = torch.as_tensor(encode_labels_model(model, np.full(G, v)), device=model.device)[None]
+        return model.decode(zt, lab)[0].double().cpu()
+
+    if y is not None:
+        y = np.asarray(y).reshape(-1)
+        post = np.empty((len(x), G))
+        for v in np.unique(y):
+            rows = np.flatnonzero(y == v)
+            post[rows] = P.grid_posterior(f_at(v), x[rows], nv, z=zg).numpy()
+        return zg.numpy(), post
+    if model.discrete:
+        ys, log_w = np.arange(model.cfg.label_dim), np.full(model.cfg.label_dim, -math.log(model.cfg.label_dim))
+    else:
+        ys = stats.norm.ppf((np.arange(n_y) + 0.5) / n_y)
+        log_w = np.full(n_y, -math.log(n_y))
+    log_joint = None
+    for v, lw in zip(ys, log_w):
+        lj = P.log_joint_grid(f_at(v), x, nv, z=zg).numpy() + lw
+        log_joint = lj if log_joint is None else np.logaddexp(log_joint, lj)
+    dens = np.exp(log_joint - log_joint.max(1, keepdims=True))
+    return zg.numpy(), dens / np.trapz(dens, zg.numpy(), axis=1)[:, None]
+
+
+def encode_labels_model(model: M2VAE, y) -> np.ndarray:
+    """Label columns for a model (one-hot for discrete, the value for continuous)."""
+    y = np.asarray(y).reshape(-1)
+    if model.discrete:
+        return np.eye(model.cfg.label_dim, dtype=np.float32)[y.astype(np.int64)]
+    return y.astype(np.float32)[:, None]
+
+
+@torch.no_grad()
+def f_curves(model: M2VAE, values: Sequence[float], z) -> np.ndarray:
+    """The learned f_theta(z, y) at z [G] for each label value: [len(values), M, G, D]."""
+    M, G = model.n_models, len(z)
+    zt = torch.as_tensor(np.asarray(z), dtype=torch.float32, device=model.device)[None, :, None].expand(M, -1, -1)
+    out = [model.decode(zt, _as_members(encode_labels_model(model, np.full(G, v)), M, model.device))
+           for v in values]
+    return torch.stack(out).cpu().numpy()
+
+
+# --------------------------------------------------------------------------------------
+# The sweep's M2 path (called by ``sweep.run_group`` for tasks with alpha and gamma)
+# --------------------------------------------------------------------------------------
+#: the cohorts of Table 4: y = 0, 1 (discrete) and y = -3.5, 3.5 (continuous)
+COHORTS = {"discrete": (0.0, 1.0), "continuous": (-3.5, 3.5)}
+
+
+def sweep_labels(tasks, owner, data, infos, seed: int) -> dict:
+    """Per member: encoded labels, the observed-label mask (the same for every restart
+    of a data version; fraction ``LABEL_FRACTION`` unless the task's extra sets
+    ``label_frac``) and the hidden true labels, for the train and validation splits;
+    raw test labels. Arrays with the member axis first."""
+    out = {"train": {"y": [], "label_mask": [], "y_true": []}, "val": {"y": [], "label_mask": []},
+           "test": {"y_raw": []}}
+    for m, (ti, _) in enumerate(owner):
+        task, truth = tasks[ti], infos[ti].truth
+        frac = dict(task.extra).get("label_frac", LABEL_FRACTION)
+        for part in ("train", "val"):
+            smp = data[part][m]
+            enc = encode_labels(truth, smp.y)
+            mask = label_mask(len(enc), frac, derive_seed(seed, f"{task.dataset}/{task.version}/labels/{part}"))
+            out[part]["y"].append(enc * mask[:, None])
+            out[part]["label_mask"].append(mask)
+            if part == "train":
+                out[part]["y_true"].append(enc)
+        out["test"]["y_raw"].append(np.asarray(data["test"][m].y))
+    return {part: {k: np.stack(v) for k, v in d.items()} for part, d in out.items()}
+
+
+def sweep_records(tasks, owner, members, infos, vae: M2VAE, h, labels, x_train, x_val, x_test,
+                  p, t0: float, seconds_train: float, device, code_version: str, finish) -> list[dict]:
+    """Evaluate an M2 ensemble and build one record per task (the unsupervised records'
+    layout, see ``sweep``; -ELBO columns hold -U, the bound on -log p(x) of unlabelled
+    data), plus, for the selected restart, the smooth kNN statistics of p_theta(x) and of
+    each cohort p_theta(x | y) (Tables 3-4) and the collapse measures."""
+    import time
+
+    from . import evaluate as ev
+
+    S = max(1, tasks[0].iwae_samples)
+    method = tasks[0].method
+    obj = M2Objective(alpha=tuple(mb.ss_alpha for mb in members), gamma=tuple(mb.ss_gamma for mb in members),
+                      n_samples=S if method == "iwae" else 1)
+    val_obj = batch_value(vae, obj, x_val, labels["val"]["y"], labels["val"]["label_mask"],
+                          tag="val-objective", repeats=p.eval_repeats)
+    S_e = p.eval_elbo_samples
+    nu = {part: neg_u_value(vae, xx, 1, repeats=S_e, tag=f"neg_u/{part}")
+          for part, xx in (("train", x_train), ("val", x_val), ("test", x_test))}
+    iw = {}
+    if method == "iwae":
+        iw = {part: neg_u_value(vae, xx, S, tag=f"iwae_u/{part}") for part, xx in (("val", x_val), ("test", x_test))}
+    label = vae.cfg.label
+    cohorts = COHORTS[label]
+    y_test = labels["test"]["y_raw"]
+    pred = np.array([predictive(vae.subset([m]), x_test[m], y_test[m])[0] for m in range(vae.n_models)])
+    coll = collapse_distance(vae, cohorts)
+    nvar = vae.noise_var.detach().cpu().numpy()
+
+    out = []
+    for ti, task in enumerate(tasks):
+        truth = infos[ti].truth
+        idx = [m for m, (o, _) in enumerate(owner) if o == ti]
+        best = idx[int(np.argmin(val_obj[idx]))]
+        knn_members = {"none": [], "selected": [best], "all": idx}[task.knn]
+        knn = knn_px(vae, x_test, members=knn_members, tag="knn/test") if knn_members else None
+        knn_v = knn_px(vae, x_val, members=knn_members, tag="knn/val") if knn_members else None
+        rows = []
+        for m in idx:
+            row = {
+                "restart": owner[m][1], "init": members[m].init, "seed": members[m].seed,
+                "alpha": members[m].ss_alpha, "gamma": members[m].ss_gamma,
+                "val_objective": float(val_obj[m]),
+                "train_neg_elbo": float(nu["train"][m]), "val_neg_elbo": float(nu["val"][m]),
+                "test_neg_elbo": float(nu["test"][m]),
+                "noise_var": nvar[m].tolist(), "train_loss": h["train_loss"][:, m].tolist(),
+                "gt_decoder_mse": float(h["gt_decoder_mse"][m]), "gt_warm_loss": float(h["gt_warm_loss"][m]),
+                "gt_fit_loss": float(h["gt_fit_loss"][m]),
+                "knn_test": None if knn is None else float(knn[m]),
+                "knn_val": None if knn_v is None else float(knn_v[m]),
+                "predictive": float(pred[m]), "collapse_f": float(coll[m]),
+            }
+            if iw:
+                row["val_neg_iwae"], row["test_neg_iwae"] = float(iw["val"][m]), float(iw["test"][m])
+            if method == "lin":
+                row["aggressive_epochs"] = int(h["aggressive"][:, m].sum())
+                row["inner_steps"] = int(h["inner_steps"][:, m].sum())
+                row["val_mi"] = h["val_mi"][:, m].tolist()
+            rows.append(row)
+        sel = vae.subset([best])
+        n_c = x_test.shape[1]
+        knn_c = {}
+        for v in cohorts:
+            ref = cohort_sample(truth, v, n_c, derive_seed(p.seed, f"{task.dataset}/{task.version}/cohort/{v:g}"))
+            knn_c[f"{v:g}"] = float(knn_cohort(sel, v, ref, tag="knn-cohort/test")[0])
+        selected = {
+            "restart": owner[best][1],
+            "test_log_px_is": float(-neg_u_value(sel, x_test[best:best + 1], p.eval_is_samples,
+                                                 tag="log_px/test").mean()),
+            "knn_test": None if knn is None else float(knn[best]),
+            "knn_val": None if knn_v is None else float(knn_v[best]),
+            "knn_cohort_test": knn_c,
+            "separation": float(cohort_separation(sel, cohorts, n_c)[0]),
+            "collapse_f": float(coll[best]), "predictive": float(pred[best]),
+            "noise_eq9": None,
+        }
+        meta = {"task": task.label, "key": task.key, "restart": owner[best][1]}
+        params = ev.npz_bytes(ev.member_arrays(vae, best, meta))
+        record = {
+            "key": task.key, "code_version": code_version, "label": task.label,
+            "config": json.loads(json.dumps(task.config())),
+            "dataset": {"name": task.dataset, "data_dim": infos[ti].data_dim,
+                        "latent_dim": infos[ti].latent_dim, "latent_dim_gt": infos[ti].latent_dim_gt,
+                        "noise_var": list(infos[ti].noise_var), "noise_var_gt": infos[ti].noise_var_gt,
+                        "label": label, "cohorts": list(cohorts),
+                        "label_fraction": dict(task.extra).get("label_frac", LABEL_FRACTION),
+                        "collapse_f_truth": collapse_distance_truth(truth, cohorts)},
+            "objective": obj.name, "members": rows, "selected": selected,
+            "group_size": len(members), "group_train_seconds": seconds_train,
+            "group_seconds": time.perf_counter() - t0, "torch": torch.__version__, "device": str(device),
+        }
+        out.append({"record": finish(record), "params": params})
+    return out

@@ -1,0 +1,393 @@
+"""Section 7 and Appendices B, E.3, H: semi-supervision and functional collapse.
+
+Everything the Section 7 page shows comes from here: the sweep's task list (the M2 model
+of ``m2.py`` trained by the VAE, IWAE and LIN on the Discrete and Continuous Semi-Circle
+sets, App. H), Tables 3 and 4 (smooth kNN statistics of p(x) and of the cohorts
+p(x | y), hyper-parameters chosen by the statistic on the data marginal, App. D), the
+collapse measures and the trade-off curves, and the data behind Figures 6 and 17-22.
+
+Protocol (App. D): the alpha x gamma grid {0, 0.1, 1} x {0.5, 1, 2, 5} for every method,
+IWAE S in {3, 10, 20}, LIN (T, R) in {0.05, 0.1} x {5, 10}; 10% of the training labels
+observed (the paper states 10% for its real data sets only; we use it for the synthetic
+ones too); per data version the restart with the lowest validation objective, then per
+method the hyper-parameters with the lowest validation kNN statistic of p(x). The
+``reduced`` profile's share of that grid is ``SEC7_REDUCED`` (said on the page).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import m2
+from .profiles import get_profile
+
+__all__ = ["SEC7_DATASETS", "SEC7_REDUCED", "PAPER_TABLE3", "PAPER_TABLE4", "section7_tasks",
+           "records_table", "select", "table3", "table4", "write_table_csv", "collapse_table",
+           "tradeoff_frame", "figure_data", "COHORT_NAMES"]
+
+SEC7_DATASETS = ("semicircle_discrete", "semicircle_continuous")
+
+#: what the ``reduced`` profile trains for Section 7 (the full grid is ~6 core-hours):
+#: 3 data versions, restarts 0, 1 (ground truth) and 3, 4 (random), IWAE S in {3, 10},
+#: LIN with (T, R) = (0.1, 5); alpha x gamma = the profile's {0.1, 1} x {1, 5}
+SEC7_REDUCED = {"versions": 3, "restarts": (0, 1, 3, 4), "iwae_S": (3, 10), "lin": ((0.1, 5),)}
+
+#: the paper's Tables 3 and 4 (App. E.3), as reference only: (mean, sd)
+PAPER_TABLE3 = {
+    ("semicircle_discrete", "iwae"): (0.694, 0.096), ("semicircle_discrete", "lin"): (0.703, 0.315),
+    ("semicircle_discrete", "vae"): (0.196, 0.078),
+    ("semicircle_continuous", "iwae"): (0.015, 0.011), ("semicircle_continuous", "lin"): (0.128, 0.094),
+    ("semicircle_continuous", "vae"): (0.024, 0.014),
+}
+PAPER_TABLE4 = {
+    ("semicircle_discrete", "iwae", 1): (1.426, 1.261), ("semicircle_discrete", "iwae", 2): (1.698, 0.636),
+    ("semicircle_discrete", "lin", 1): (18.420, 1.220), ("semicircle_discrete", "lin", 2): (10.118, 0.996),
+    ("semicircle_discrete", "vae", 1): (15.206, 1.200), ("semicircle_discrete", "vae", 2): (11.501, 1.300),
+    ("semicircle_continuous", "iwae", 1): (15.951, 3.566), ("semicircle_continuous", "iwae", 2): (14.416, 1.402),
+    ("semicircle_continuous", "lin", 1): (15.321, 1.507), ("semicircle_continuous", "lin", 2): (17.530, 1.509),
+    ("semicircle_continuous", "vae", 1): (13.128, 0.825), ("semicircle_continuous", "vae", 2): (16.046, 1.019),
+}
+#: Table 4's cohort 1 / cohort 2 are y = 0 / 1 (discrete) and y = -3.5 / 3.5 (continuous)
+COHORT_NAMES = {"semicircle_discrete": ("0", "1"), "semicircle_continuous": ("-3.5", "3.5")}
+
+
+def _grid(profile: str) -> dict:
+    p = get_profile(profile)
+    if p.name == "reduced":
+        return {"versions": range(SEC7_REDUCED["versions"]), "restarts": SEC7_REDUCED["restarts"],
+                "iwae_S": SEC7_REDUCED["iwae_S"], "lin": SEC7_REDUCED["lin"]}
+    return {"versions": range(p.n_versions), "restarts": None, "iwae_S": p.iwae_S,
+            "lin": tuple((t, r) for t in p.lin_T for r in p.lin_R)}
+
+
+def section7_tasks(profile: str, datasets: Sequence[str] = SEC7_DATASETS,
+                   unsupervised: bool = True) -> list:
+    """Every training task of Section 7 under ``profile``: per data set and version, the
+    M2 model for every method and alpha x gamma, and (``unsupervised``) a plain VAE on x
+    alone as the reference for App. H's remark that p(x) alone is learned well."""
+    from .sweep import Task
+    p, g = get_profile(profile), _grid(profile)
+    out = []
+    for ds in datasets:
+        for v in g["versions"]:
+            kw = {"restarts": g["restarts"]}
+            if unsupervised:
+                out.append(Task(ds, v, "vae", profile, **kw))
+            for a in p.ss_alpha:
+                for gm in p.ss_gamma:
+                    ex = (("alpha", a), ("gamma", gm))
+                    out.append(Task(ds, v, "vae", profile, extra=ex, **kw))
+                    out += [Task(ds, v, "iwae", profile, iwae_samples=S, extra=ex, **kw) for S in g["iwae_S"]]
+                    out += [Task(ds, v, "lin", profile, lin_T=t, lin_R=r, extra=ex, **kw) for t, r in g["lin"]]
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# From records to tables
+# --------------------------------------------------------------------------------------
+METHOD_NAMES = {"vae": "VAE", "iwae": "IWAE", "lin": "LIN"}
+TABLE_COLUMNS = ["dataset", "method", "cohort", "mean", "sd", "n_versions"]
+
+
+def _num(v) -> float:
+    return np.nan if v is None else float(v)
+
+
+def _setting(task: dict) -> str:
+    if task["method"] == "iwae":
+        return f"S={task['iwae_samples']}"
+    if task["method"] == "lin":
+        return f"T={task['lin_T']:g},R={task['lin_R']}"
+    return "-"
+
+
+def load_records(profile: str, train_missing: bool = False, retrain: bool = False):
+    """(records, missing tasks) of the Section 7 sweep (``sec6_8.load_or_run``)."""
+    from .sec6_8 import load_or_run
+    return load_or_run(section7_tasks(profile), train_missing, retrain)
+
+
+def records_table(records: Sequence[dict]) -> pd.DataFrame:
+    """One row per record (data set x version x method x hyper-parameters): the restart
+    chosen by the validation objective and its metrics. ``semi`` is False for the
+    unsupervised reference VAE (trained on x alone). Columns: dataset, version, method,
+    semi, setting, alpha, gamma, restart, init, val_loss, knn_val, knn_test, cohort_1,
+    cohort_2 (smooth kNN of p_theta(x | y) for Table 4's cohorts), separation,
+    collapse_f, collapse_f_truth, collapse_ratio (= collapse_f / collapse_f_truth; 0 is
+    full functional collapse), predictive (accuracy, or RMSE for continuous y),
+    test_neg_elbo (-U, nats), key."""
+    rows = []
+    for rec in records:
+        task, sel = rec["config"]["task"], rec["selected"]
+        ex = dict((k, v) for k, v in task.get("extra", []))
+        mem = {m["restart"]: m for m in rec["members"]}[sel["restart"]]
+        semi = "alpha" in ex
+        row = {"dataset": task["dataset"], "version": int(task["version"]),
+               "method": METHOD_NAMES[task["method"]], "semi": semi, "setting": _setting(task),
+               "alpha": ex.get("alpha", np.nan), "gamma": ex.get("gamma", np.nan),
+               "restart": int(sel["restart"]), "init": mem["init"], "val_loss": _num(mem["val_objective"]),
+               "knn_val": _num(sel.get("knn_val")), "knn_test": _num(sel.get("knn_test")),
+               "test_neg_elbo": _num(mem.get("test_neg_elbo")), "key": rec["key"]}
+        if semi:
+            names = COHORT_NAMES[task["dataset"]]
+            kc = sel["knn_cohort_test"]
+            truth_d = rec["dataset"]["collapse_f_truth"]
+            row.update({"cohort_1": _num(kc[names[0]]), "cohort_2": _num(kc[names[1]]),
+                        "separation": _num(sel["separation"]), "collapse_f": _num(sel["collapse_f"]),
+                        "collapse_f_truth": float(truth_d), "collapse_ratio": _num(sel["collapse_f"]) / truth_d,
+                        "predictive": _num(sel["predictive"])})
+        rows.append(row)
+    if not rows:
+        raise ValueError("no records given")
+    return pd.DataFrame(rows)
+
+
+def select(frame: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
+    """Tables 3-4's selection (App. D; the tables' captions): per (data set, method,
+    data version[, ``by``]) the semi-supervised setting (alpha, gamma and the method's own
+    S or T x R) with the smallest *validation* kNN statistic of p(x) (the test set is not
+    used to choose). Ties go to the first record."""
+    semi = frame[frame["semi"]]
+    if semi.empty:
+        raise ValueError("no semi-supervised records")
+    if semi["knn_val"].isna().any():
+        raise ValueError("knn_val missing: cannot select by the kNN statistic")
+    keys = ["dataset", "method", "version", *by]
+    idx = semi.groupby(keys, sort=True)["knn_val"].idxmin()
+    return semi.loc[idx.values].reset_index(drop=True)
+
+
+def _mean_sd(v) -> tuple[float, float]:
+    v = np.asarray(v, float)
+    return float(np.mean(v)), (float(np.std(v, ddof=1)) if len(v) > 1 else np.nan)
+
+
+def _settings(g: pd.DataFrame) -> str:
+    lab = (g["setting"].where(g["setting"] != "-", "") + " a=" + g["alpha"].map("{:g}".format)
+           + " g=" + g["gamma"].map("{:g}".format)).str.strip()
+    c = lab.value_counts()
+    return ", ".join(f"{s} x{c[s]}" for s in sorted(c.index))
+
+
+def table3(frame: pd.DataFrame, datasets: Sequence[str] = SEC7_DATASETS) -> pd.DataFrame:
+    """Table 3: smooth kNN statistic of the chosen model's p_theta(x) against the test set
+    (lower is better), mean and sd (ddof 1) over data versions. Tidy (``TABLE_COLUMNS`` +
+    settings); ``cohort`` is "marginal". The unsupervised reference VAE is method
+    "VAE (x only)"."""
+    sel = select(frame)
+    rows = []
+    for ds in datasets:
+        for meth in ("IWAE", "LIN", "VAE"):
+            g = sel[(sel["dataset"] == ds) & (sel["method"] == meth)]
+            if len(g):
+                mu, sd = _mean_sd(g["knn_test"])
+                rows.append({"dataset": ds, "method": meth, "cohort": "marginal", "mean": mu, "sd": sd,
+                             "n_versions": len(g), "settings": _settings(g)})
+        u = frame[(~frame["semi"]) & (frame["dataset"] == ds)]
+        if len(u):
+            mu, sd = _mean_sd(u["knn_test"])
+            rows.append({"dataset": ds, "method": "VAE (x only)", "cohort": "marginal", "mean": mu, "sd": sd,
+                         "n_versions": len(u), "settings": "unsupervised"})
+    return pd.DataFrame(rows)
+
+
+def table4(frame: pd.DataFrame, datasets: Sequence[str] = SEC7_DATASETS) -> pd.DataFrame:
+    """Table 4: smooth kNN statistic of the chosen model's p_theta(x | y) against samples
+    of the true p(x | y) for Table 4's two cohorts (same selection as Table 3)."""
+    sel = select(frame)
+    rows = []
+    for ds in datasets:
+        for meth in ("IWAE", "LIN", "VAE"):
+            g = sel[(sel["dataset"] == ds) & (sel["method"] == meth)]
+            for c, col in zip(COHORT_NAMES[ds], ("cohort_1", "cohort_2")):
+                if len(g):
+                    mu, sd = _mean_sd(g[col])
+                    rows.append({"dataset": ds, "method": meth, "cohort": f"y={c}", "mean": mu, "sd": sd,
+                                 "n_versions": len(g), "settings": _settings(g)})
+    return pd.DataFrame(rows)
+
+
+def write_table_csv(df: pd.DataFrame, name: str, profile: str, results_dir=None) -> Path:
+    """``results/<profile>/<name>.csv`` with exactly ``TABLE_COLUMNS`` (6 decimals)."""
+    from .cache import RESULTS_DIR, atomic_write_bytes
+    if name not in ("table3", "table4"):
+        raise ValueError(f"name must be 'table3' or 'table4', got {name!r}")
+    missing = [c for c in TABLE_COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(f"table is missing column(s) {missing}")
+    out = df[TABLE_COLUMNS].copy()
+    out[["mean", "sd"]] = out[["mean", "sd"]].astype(float).round(6)
+    path = Path(results_dir or RESULTS_DIR) / profile / f"{name}.csv"
+    atomic_write_bytes(path, out.to_csv(index=False).encode())
+    return path
+
+
+def display(df: pd.DataFrame, which: str, digits: int = 3) -> pd.DataFrame:
+    """Table 3 or 4 laid out for reading: one row per (data set, method[, cohort]),
+    ours beside the paper's reference value ("paper", not computed here)."""
+    rows = []
+    for _, r in df.iterrows():
+        meth = r["method"].lower() if r["method"] in ("IWAE", "LIN", "VAE") else None
+        if which == "table3":
+            ref = PAPER_TABLE3.get((r["dataset"], meth))
+        else:
+            k = 1 + COHORT_NAMES[r["dataset"]].index(r["cohort"][2:])
+            ref = PAPER_TABLE4.get((r["dataset"], meth, k))
+        ours = f"{r['mean']:.{digits}f}" + (f" +- {r['sd']:.{digits}f}" if np.isfinite(r["sd"]) else "")
+        rows.append({"data set": r["dataset"], "method": r["method"], "cohort": r["cohort"],
+                     "ours (z-score)": ours, "paper": "-" if ref is None else f"{ref[0]:.3f} +- {ref[1]:.3f}",
+                     "n": int(r["n_versions"]), "chosen settings": r["settings"]})
+    out = pd.DataFrame(rows)
+    if which == "table3":
+        out = out.drop(columns="cohort")
+    return out.set_index(["data set", "method"])
+
+
+# --------------------------------------------------------------------------------------
+# Functional collapse and the trade-offs (Sec. 7, App. E.3)
+# --------------------------------------------------------------------------------------
+def tradeoff_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per (data set, method, alpha, gamma): the setting of the method's own
+    hyper-parameter chosen by validation kNN per data version, then the mean over
+    versions of: knn_test (data realism, lower is better), cohort_mean (mean of the two
+    cohort statistics: counterfactual realism), collapse_ratio (learned / true distance
+    between f(., y_1) and f(., y_2)), separation (kNN statistic between the model's two
+    cohorts) and predictive (accuracy / RMSE of q(y | x))."""
+    sel = select(frame, by=("alpha", "gamma")).copy()
+    sel["cohort_mean"] = sel[["cohort_1", "cohort_2"]].mean(1)
+    cols = ["knn_test", "cohort_mean", "collapse_ratio", "separation", "predictive"]
+    out = sel.groupby(["dataset", "method", "alpha", "gamma"], sort=True)[cols].mean().reset_index()
+    out["n_versions"] = sel.groupby(["dataset", "method", "alpha", "gamma"], sort=True).size().to_numpy()
+    return out
+
+
+def collapse_table(frame: pd.DataFrame, n_sep: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Functional collapse measured directly, per data set and method, for the models
+    chosen for Tables 3-4: the distance between the learned f(., y_1) and f(., y_2)
+    relative to the truth's (``m2.collapse_distance``; 1 = as distinct as the truth,
+    0 = one function), and the kNN statistic between the model's two cohorts beside the
+    truth's (``m2.cohort_separation``). Mean +- sd over versions; a "truth" row per set."""
+    from . import data
+    sel = select(frame)
+    rows = []
+    for ds in dict.fromkeys(sel["dataset"]):
+        truth = data.get(ds)
+        cohorts = m2.COHORTS[truth.label]
+        rows.append({"dataset": ds, "method": "ground truth", "collapse ratio": 1.0,
+                     "cohort separation": m2.cohort_separation_truth(truth, cohorts, n_sep, seed),
+                     "predictive": np.nan, "n": 0})
+        for meth in ("IWAE", "LIN", "VAE"):
+            g = sel[(sel["dataset"] == ds) & (sel["method"] == meth)]
+            if len(g):
+                rows.append({"dataset": ds, "method": meth, "collapse ratio": g["collapse_ratio"].mean(),
+                             "collapse ratio sd": g["collapse_ratio"].std(ddof=1),
+                             "cohort separation": g["separation"].mean(),
+                             "predictive": g["predictive"].mean(), "n": len(g)})
+    return pd.DataFrame(rows).set_index(["dataset", "method"])
+
+
+# --------------------------------------------------------------------------------------
+# Figures 6 and 17-22
+# --------------------------------------------------------------------------------------
+#: the label values whose f(., y) is drawn (the cohorts, plus y = 0 for continuous y)
+CURVE_LABELS = {"discrete": (0.0, 1.0), "continuous": (-3.5, 0.0, 3.5)}
+
+
+def chosen_record(records: Sequence[dict], frame: pd.DataFrame, dataset: str, method: str,
+                  version: int = 0) -> dict:
+    """The record behind a Table 3 cell for one data version (selection of ``select``)."""
+    sel = select(frame)
+    row = sel[(sel["dataset"] == dataset) & (sel["method"] == method) & (sel["version"] == version)]
+    if row.empty:
+        raise ValueError(f"no chosen model for {dataset} / {method} / version {version}")
+    key = row["key"].iloc[0]
+    return next(r for r in records if r["key"] == key)
+
+
+def figure_marks(dataset: str, n: int = 400, seed: int = 1, quantiles=(0.5, 0.9, 1.0)) -> np.ndarray:
+    """Points x at which the posterior panels are drawn: held-out draws whose true
+    unlabelled posterior is fitted by the best Gaussian at the given quantiles of the
+    KL (a typical, a bad and the worst one; Condition 1 of Sec. 7). [3, D]."""
+    from . import data
+    from .plots import pick_by_quantile
+    truth = data.get(dataset)
+    x = truth.sample(n, seed).x
+    kl = truth.posterior_kl(x)["kl"]
+    return x[pick_by_quantile(kl, quantiles)]
+
+
+def figure_data(model, dataset: str, marks, n: int = 2000, seed: int = 0) -> dict:
+    """What one column of Figures 6 / 17-22 draws, for a learned M2 model (M = 1) or the
+    ground truth (``model=None``): samples of p(x), f(z, y) on a z-grid for
+    ``CURVE_LABELS``, samples of p(x | y) for Table 4's cohorts, and the unlabelled
+    posteriors p(z | x) at ``marks``."""
+    import torch
+
+    from . import data
+    from . import evaluate as ev
+    truth = data.get(dataset)
+    zc = np.linspace(-3, 3, 301)
+    cohorts = m2.COHORTS[truth.label]
+    labels = CURVE_LABELS[truth.label]
+    if model is None:
+        s = truth.sample(n, seed)
+        return {"px": s.x, "z": zc,
+                "f": {v: truth.f(zc[:, None], np.full(len(zc), v)) for v in labels},
+                "cohort": {v: m2.cohort_sample(truth, v, n, seed + 1 + i) for i, v in enumerate(cohorts)},
+                "post": truth.posterior(marks)}
+    if model.n_models != 1:
+        raise ValueError("figure_data needs a single model (M = 1)")
+    with torch.no_grad():
+        y = m2._prior_labels(model, n, "figure/y")
+        px = ev.sample_px(model, n, tag="figure/px", y=y)[0]
+        f = m2.f_curves(model, labels, zc)
+        coh = {v: ev.sample_px(model, n, tag=f"figure/cohort/{v:g}",
+                               y=m2.encode_labels_model(model, np.full(n, v)))[0] for v in cohorts}
+    return {"px": px, "z": zc, "f": {v: f[i, 0] for i, v in enumerate(labels)}, "cohort": coh,
+            "post": m2.posterior_unlabelled(model, marks)}
+
+
+def plot_columns(columns: dict, marks, suptitle: str | None = None):
+    """Figures 6 / 17-22 as one grid: a column per model (``columns``: title ->
+    ``figure_data``), rows (a) p(x), (b) f(z, y) per label (colour = label, line style
+    per label, drawn as the angle of f along the semi-circle against z), (c) samples of p(x | y) per cohort, (d) unlabelled posteriors p(z | x)
+    at the starred points."""
+    import matplotlib.pyplot as plt
+
+    from .plots import mark_stars, plot_density, plot_posteriors, star_colors
+    n = len(columns)
+    fig, axes = plt.subplots(4, n, figsize=(3.1 * n, 11.0), squeeze=False)
+    lim = (-1.45, 1.45, -0.45, 1.45)
+    cols = star_colors(len(marks))
+    for j, (title, fd) in enumerate(columns.items()):
+        a = axes[:, j]
+        plot_density(a[0], fd["px"], kind="hist", bins=90, extent=lim)
+        a[0].set_title(f"{title}\n(a) p(x)", fontsize=9)
+        for i, (v, fv) in enumerate(fd["f"].items()):    # both cohorts share the semi-circle:
+            a[1].plot(fd["z"], np.degrees(np.arctan2(fv[:, 1], fv[:, 0])), lw=2, color=f"C{i}",
+                      label=f"y = {v:g}")              # draw where along it f(z, y) lies
+        a[1].set_title("(b) f(z, y): angle on the circle", fontsize=9)
+        a[1].set_xlabel("z")
+        a[1].set_ylabel("atan2(f2, f1) (degrees)")
+        a[1].set_ylim(-30, 210)
+        a[1].legend(fontsize=7)
+        for i, (v, xs) in enumerate(fd["cohort"].items()):
+            a[2].scatter(xs[:600, 0], xs[:600, 1], s=2, alpha=0.35, color=f"C{i}", label=f"y = {v:g}",
+                         rasterized=True)
+        a[2].set_title("(c) samples of p(x | y)", fontsize=9)
+        a[2].legend(fontsize=7, markerscale=4)
+        mark_stars(a[0], marks, cols, size=120)
+        z, post = fd["post"]
+        plot_posteriors(a[3], z, post, colors=cols, xlim=(-3.5, 3.5))
+        a[3].set_title("(d) p(z | x) at the stars", fontsize=9)
+        for ax in (a[0], a[2]):
+            ax.set_xlim(*lim[:2])
+            ax.set_ylim(*lim[2:])
+            ax.set_aspect("equal")
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=10)
+    fig.tight_layout()
+    return fig
