@@ -47,7 +47,6 @@ Concrete density against ``torch.distributions.RelaxedOneHotCategorical``.
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from typing import Sequence
@@ -545,15 +544,11 @@ def sweep_labels(tasks, owner, data, infos, seed: int) -> dict:
 
 
 def sweep_records(tasks, owner, members, infos, vae: M2VAE, h, labels, x_train, x_val, x_test,
-                  p, t0: float, seconds_train: float, device, code_version: str, finish) -> list[dict]:
+                  p, t0: float, seconds_train: float, device, build) -> list[dict]:
     """Evaluate an M2 ensemble and build one record per task (the unsupervised records'
     layout, see ``sweep``; -ELBO columns hold -U, the bound on -log p(x) of unlabelled
     data), plus, for the selected restart, the smooth kNN statistics of p_theta(x) and of
     each cohort p_theta(x | y) (Tables 3-4) and the collapse measures."""
-    import time
-
-    from . import evaluate as ev
-
     S = max(1, tasks[0].iwae_samples)
     method = tasks[0].method
     obj = M2Objective(alpha=tuple(mb.ss_alpha for mb in members), gamma=tuple(mb.ss_gamma for mb in members),
@@ -620,20 +615,9 @@ def sweep_records(tasks, owner, members, infos, vae: M2VAE, h, labels, x_train, 
             "collapse_f": float(coll[best]), "predictive": float(pred[best]),
             "noise_eq9": None,
         }
-        meta = {"task": task.label, "key": task.key, "restart": owner[best][1]}
-        params = ev.npz_bytes(ev.member_arrays(vae, best, meta))
-        record = {
-            "key": task.key, "code_version": code_version, "label": task.label,
-            "config": json.loads(json.dumps(task.config())),
-            "dataset": {"name": task.dataset, "data_dim": infos[ti].data_dim,
-                        "latent_dim": infos[ti].latent_dim, "latent_dim_gt": infos[ti].latent_dim_gt,
-                        "noise_var": list(infos[ti].noise_var), "noise_var_gt": infos[ti].noise_var_gt,
-                        "label": label, "cohorts": list(cohorts),
-                        "label_fraction": dict(task.extra).get("label_frac", LABEL_FRACTION),
-                        "collapse_f_truth": collapse_distance_truth(truth, cohorts)},
-            "objective": obj.name, "members": rows, "selected": selected,
-            "group_size": len(members), "group_train_seconds": seconds_train,
-            "group_seconds": time.perf_counter() - t0, "torch": torch.__version__, "device": str(device),
-        }
-        out.append({"record": finish(record), "params": params})
+        extra = {"label": label, "cohorts": list(cohorts),
+                 "label_fraction": dict(task.extra).get("label_frac", LABEL_FRACTION),
+                 "collapse_f_truth": collapse_distance_truth(truth, cohorts)}
+        out.append(build(task, infos[ti], obj.name, rows, selected, vae, best, owner[best][1], len(members),
+                         seconds_train, t0, device, dataset_extra=extra))
     return out

@@ -7,7 +7,11 @@
 * ``mark_stars``           starred query points x (Fig. 4);
 * ``plot_posteriors``      p(z | x) at the starred points (Fig. 4 right column, panel (c));
 * ``pick_by_quantile``     choose query points by quantiles of a score (e.g. the KL of
-                           the best Gaussian) so the stars show typical and extreme cases.
+                           the best Gaussian) so the stars show typical and extreme cases;
+* ``plot_posterior_2d``    a posterior on a 2-D latent grid with the encoder's Gaussian
+                           (Figs. 23-24);
+* ``plot_line``            a line ``w . x + b = 0`` (a linear classifier's boundary, Fig. 7);
+* ``plot_attack``          clean point, attack and projection arrows (Fig. 7).
 
 All functions draw on a given ``Axes`` and return what they drew; they never call
 ``plt.show()``. Only the first two coordinates of x and f are drawn.
@@ -22,7 +26,7 @@ import seaborn as sns
 from matplotlib.collections import LineCollection
 
 __all__ = ["star_colors", "plot_density", "plot_curve", "plot_density_with_f", "mark_stars",
-           "plot_posteriors", "pick_by_quantile"]
+           "plot_posteriors", "pick_by_quantile", "plot_posterior_2d", "plot_line", "plot_attack"]
 
 
 def star_colors(n: int) -> list:
@@ -139,3 +143,64 @@ def pick_by_quantile(score, quantiles: Sequence[float] = (0.5, 0.9, 1.0), mask=N
         target = np.quantile(vals, q)
         out.append(int(idx[np.argmin(np.abs(vals - target))]))
     return np.asarray(out)
+
+
+def plot_posterior_2d(ax, z, post, q_mu=None, q_sd=None, cmap: str = "Blues", zoom: float = 1e-3,
+                      pad: float = 0.5, title: str | None = None):
+    """Figs. 23-24 for K = 2: the density ``post`` [n, n] on the grid ``z`` [n] (axis 0 =
+    z_1, axis 1 = z_2) as filled contours, and the encoder's Gaussian N(q_mu, diag q_sd^2)
+    as 1- and 2-sd ellipses. The view is cut to the cells with density above ``zoom``
+    times the maximum (plus ``pad``), joined with the 2-sd box of q."""
+    from matplotlib.patches import Ellipse
+    z, post = _np(z).reshape(-1), _np(post)
+    if post.shape != (len(z), len(z)):
+        raise ValueError(f"post must be [{len(z)}, {len(z)}], got {list(post.shape)}")
+    cs = ax.contourf(z, z, post.T, levels=12, cmap=cmap)
+    i, j = np.nonzero(post >= zoom * post.max())
+    lo = np.array([z[i].min(), z[j].min()]) - pad
+    hi = np.array([z[i].max(), z[j].max()]) + pad
+    if q_mu is not None and q_sd is not None:
+        mu, sd = _np(q_mu).reshape(2), _np(q_sd).reshape(2)
+        for k, ls in ((1, "-"), (2, "--")):
+            ax.add_patch(Ellipse(tuple(mu), 2 * k * sd[0], 2 * k * sd[1], fill=False, color="C3",
+                                 ls=ls, lw=1.4))
+        lo, hi = np.minimum(lo, mu - 2 * sd - pad), np.maximum(hi, mu + 2 * sd + pad)
+    ax.set_xlim(max(lo[0], z[0]), min(hi[0], z[-1]))
+    ax.set_ylim(max(lo[1], z[0]), min(hi[1], z[-1]))
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    if title:
+        ax.set_title(title)
+    return cs
+
+
+def plot_line(ax, w, b: float, xlim=None, **kw):
+    """The line ``w[0] x_1 + w[1] x_2 + b = 0`` across ``xlim`` (default: the current x
+    range), e.g. a linear classifier's boundary in a 2-D slice (Fig. 7)."""
+    w = _np(w).reshape(-1)[:2]
+    x0, x1 = xlim if xlim is not None else ax.get_xlim()
+    ylim = ax.get_ylim()
+    if abs(w[1]) > 1e-12:
+        xs = np.array([x0, x1])
+        ys = -(b + w[0] * xs) / w[1]
+    else:
+        xs = np.full(2, -b / w[0])
+        ys = np.array(ylim)
+    kw.setdefault("color", "C1")
+    out = ax.plot(xs, ys, **kw)
+    ax.set_ylim(*ylim)
+    return out
+
+
+def plot_attack(ax, clean, attacked, projected, defended=None, size: float = 160):
+    """Fig. 7: the clean points (stars), the attacks (red arrows to the attacked points)
+    and the projections (black arrows to the defended points; the end point is green
+    where ``defended`` is True and red where False). Arrays [n, >=2]; first two coords."""
+    c, a, p = (_np(v)[:, :2] for v in (clean, attacked, projected))
+    ax.scatter(c[:, 0], c[:, 1], marker="*", s=size, c="k", zorder=6)
+    arrow = dict(length_includes_head=True, head_width=0.03, zorder=5)
+    for ci, ai, pi in zip(c, a, p):
+        ax.arrow(*ci, *(ai - ci), color="C3", **arrow)
+        ax.arrow(*ai, *(pi - ai), color="k", **arrow)
+    col = "0.3" if defended is None else np.where(_np(defended).astype(bool), "tab:green", "tab:red")
+    return ax.scatter(p[:, 0], p[:, 1], s=40, c=col, edgecolors="k", zorder=7)

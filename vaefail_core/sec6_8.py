@@ -34,7 +34,8 @@ __all__ = [
     "table1_summary", "write_noise_csv", "write_table1_csv", "PAPER_TABLE1", "PAPER_CASE_A",
     "find_section5_record", "ground_truth_projection", "model_projection", "projection_defence",
     "ground_truth_mode", "APPF_DATASET", "manifold_label", "fit_label_classifier", "linear_attack",
-    "defence_table", "case_b_model", "appf_attack", "appf_attack_summary",
+    "defence_table", "case_b_model", "appf_attack", "appf_attack_summary", "APPF_OVERSHOOT",
+    "appf_overshoot_curve",
     "grid_posterior_2d", "kl_gaussian_to_grid_2d", "model_posterior_grid", "posterior_gap",
     "active_units", "posterior_simplicity", "posterior_simplicity_versions", "load_or_run",
 ]
@@ -674,7 +675,8 @@ def appf_attack(records: Sequence[dict], profile: str, version: int = 0, n_test:
     """Appendix F on one data version of ``name`` (Figure-8-5D): label every point by
     ``manifold_label``, fit ``fit_label_classifier`` on the profile's (noisy) training
     split, attack the first ``n_test`` test points that it classifies correctly with
-    ``linear_attack`` (1 % overshoot), and defend by projecting onto
+    ``linear_attack`` (``overshoot``: 1 % past the boundary by default), and defend by
+    projecting onto
 
     * the true manifold (``ground_truth_projection``, reference (c));
     * the manifolds of the Table-1 VAEs with K = 1 (the true K, sigma^2 learned jointly)
@@ -725,6 +727,28 @@ def appf_attack(records: Sequence[dict], profile: str, version: int = 0, n_test:
                                                 / np.linalg.norm(eta, axis=1)))
     return dict(table=table, x=x, x_adv=x_adv, y=y, clean=clean, valid=y_true_adv == y,
                 projected=projected, w_plane=embed @ w, b=b, models=models, classifier=clf)
+
+
+#: The attack's step beyond the learned boundary, as a share of the minimal perturbation.
+APPF_OVERSHOOT = 0.01
+
+
+def appf_overshoot_curve(records: Sequence[dict], profile: str,
+                         overshoots: Sequence[float] = (APPF_OVERSHOOT, 0.03, 0.1, 0.3),
+                         **kw) -> tuple[pd.DataFrame, dict]:
+    """``appf_attack_summary`` for each overshoot (how far past the learned boundary the
+    attack goes, relative to the minimal perturbation): a long frame with one row per
+    (overshoot, defence) (survival, survival among valid attacks and their sd over
+    versions, the share of valid attacks) and the full results per overshoot."""
+    full, rows = {}, []
+    for ov in overshoots:
+        full[ov] = appf_attack_summary(records, profile, overshoot=ov, **kw)
+        s = full[ov][1]
+        rows.append(s[["survival", "survival sd", "survival (valid)", "survival (valid) sd",
+                       "valid attacks"]].reset_index().assign(overshoot=ov))
+    cols = ["overshoot", "defence", "survival", "survival sd", "survival (valid)",
+            "survival (valid) sd", "valid attacks"]
+    return pd.concat(rows, ignore_index=True)[cols], full
 
 
 def appf_attack_summary(records: Sequence[dict], profile: str, versions: Sequence[int] | None = None,
@@ -822,6 +846,7 @@ def model_posterior_grid(model, x, lim: float = 4.5, n: int = 181, best_gaussian
     if K == 2:
         g = grid_posterior_2d(lambda Z: ev.f_on_grid(model, Z.astype(np.float32))[0], nv, x, lim, n)
         g.update(q_mu=mu, q_sd=sd, kl_q=kl_gaussian_to_grid_2d(g, mu, sd))
+        g["post"] = g["post"].astype(np.float32)       # [N, n, n]: halve the memory for plots
         return g
     raise ValueError(f"grid posteriors need K = 1 or 2, got K = {K}")
 

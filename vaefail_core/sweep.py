@@ -421,8 +421,7 @@ def run_group(spec: dict) -> list[dict]:
     seconds_train = res.seconds
     if semi:
         return m2.sweep_records(tasks, owner, members, infos, vae, h, labels, x_train, x_val, x_test,
-                                p, t0, seconds_train, device, code_version=CODE_VERSION,
-                                finish=_finish_record)
+                                p, t0, seconds_train, device, build=build_record)
 
     # ---- evaluation of every member ------------------------------------------------------
     obj = make_objective(t.method, max(1, t.iwae_samples))
@@ -475,20 +474,31 @@ def run_group(spec: dict) -> list[dict]:
             "knn_val": None if knn_v is None else _f(knn_v[best]),
             "noise_eq9": ev.noise_eq9(sel, x_train[best:best + 1], n_samples=S_e)[0].tolist(),
         }
-        meta = {"task": task.label, "key": task.key, "restart": owner[best][1]}
-        params = ev.npz_bytes(ev.member_arrays(vae, best, meta))
-        record = {
-            "key": task.key, "code_version": CODE_VERSION, "label": task.label,
-            "config": json.loads(json.dumps(task.config())),
-            "dataset": {"name": task.dataset, "data_dim": infos[ti].data_dim,
-                        "latent_dim": infos[ti].latent_dim, "latent_dim_gt": infos[ti].latent_dim_gt,
-                        "noise_var": list(infos[ti].noise_var), "noise_var_gt": infos[ti].noise_var_gt},
-            "objective": obj.name, "members": rows, "selected": selected,
-            "group_size": len(members), "group_train_seconds": seconds_train,
-            "group_seconds": time.perf_counter() - t0, "torch": torch.__version__, "device": str(device),
-        }
-        out.append({"record": _finish_record(record), "params": params})
+        out.append(build_record(task, infos[ti], obj.name, rows, selected, vae, best, owner[best][1],
+                                len(members), seconds_train, t0, device))
     return out
+
+
+def build_record(task: Task, info: _Info, objective: str, rows: list, selected: dict, vae, best: int,
+                 restart: int, group_size: int, seconds_train: float, t0: float, device,
+                 dataset_extra: dict | None = None) -> dict:
+    """A task's record (see the module docstring) and the parameters of its selected
+    member ``best``: ``{"record": dict, "params": bytes}`` (shared by the M2 path)."""
+    from . import evaluate as ev
+    meta = {"task": task.label, "key": task.key, "restart": restart}
+    params = ev.npz_bytes(ev.member_arrays(vae, best, meta))
+    record = {
+        "key": task.key, "code_version": CODE_VERSION, "label": task.label,
+        "config": json.loads(json.dumps(task.config())),
+        "dataset": {"name": task.dataset, "data_dim": info.data_dim,
+                    "latent_dim": info.latent_dim, "latent_dim_gt": info.latent_dim_gt,
+                    "noise_var": list(info.noise_var), "noise_var_gt": info.noise_var_gt,
+                    **(dataset_extra or {})},
+        "objective": objective, "members": rows, "selected": selected,
+        "group_size": group_size, "group_train_seconds": seconds_train,
+        "group_seconds": time.perf_counter() - t0, "torch": torch.__version__, "device": str(device),
+    }
+    return {"record": _finish_record(record), "params": params}
 
 
 def _finish_record(record: dict) -> dict:
