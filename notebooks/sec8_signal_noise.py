@@ -468,3 +468,35 @@ if PROFILE == "quick":
     summary["verdict"] = summary["verdict"] + " [quick profile: smoke test only]"
 print(f"profile: {PROFILE}")
 print(summary.to_string())
+
+# %% [markdown]
+# ## Where we differ from the paper, and what we think causes it
+#
+# Written from the committed `reduced` run (the table above is recomputed on every run;
+# this text is not).
+#
+# * **Case A, fixed sigma^2 then Eq. 9 (0.145 against 0.014).** Every selected Spiral-Dots
+#   model is a *random* restart: the ground-truth restarts lose the selection because our
+#   amortised encoder cannot represent the true posteriors. An ideal per-point Gaussian
+#   encoder under the true decoder has a negative ELBO of about 15.7 nats (true
+#   -log p(x) = 1.23 plus a mean best-Gaussian KL of 14.4 over the training points), but the
+#   3 x 50 encoder fitted with the decoder frozen stops at 66-90 nats (we tried 10-200
+#   supervised epochs, 50-500 ELBO epochs, a higher learning rate, and regressing onto the
+#   ideal Gaussians for 300 epochs: 71 nats). The random restarts learn a worse f, and Eq. 9
+#   then books the misfit as noise. The jointly learned sigma^2 agrees with the paper.
+# * **Table 1, Clusters-5D: the ELBO prefers K = 1, the paper K = 3.** Our three K differ by
+#   0.02-0.04 nats with sd about 0.05 over versions, and so do the paper's (4.433 vs
+#   4.377 +- 0.024): neither preference is clear at this number of versions. K > 1 starts
+#   only from 3 random restarts here (5 in the paper).
+# * **Table 1, IWAE on Figure-8-5D prefers K = 2 (the paper: K = 1).** The IWAE bound of K = 2
+#   is lower for all three S; we have no explanation beyond the reduced protocol.
+# * **Figures 23-24.** On Figure-8 the mean posterior mismatch falls from K = 1 to K = 2, 3,
+#   but only because of a few K = 1 points whose posterior the encoder misses (the median
+#   does not fall). On Clusters the learned K = 1 model already has near-Gaussian
+#   posteriors (best-Gaussian KL 0.08, against 0.50 for the truth): the K = 1 VAE itself
+#   moved away from the truth's complex posteriors (Sec. 5), leaving nothing for larger K
+#   to simplify.
+# * **Appendix F.** Projecting onto the true manifold removes attacks that keep the true
+#   label; the mismatched models let more attacks through once the attack overshoots the
+#   boundary by 10% or more, but at 1% the K = 1 model does no better, because its learned
+#   manifold sends some attacked points to the wrong loop of the 8.
