@@ -132,6 +132,15 @@ print(f"models chosen for Tables 3-4 ({PROFILE}):")
 print(coll.round(3).to_string())
 
 # %% [markdown]
+# Is the collapse an optimum of the objective or a trap of training? Every restart that
+# starts at the ground truth begins with a collapse ratio of 1 (its decoder is the
+# surrogate of the true f). Below: where all trained restarts end, by how they started
+# (mean, sd and count over versions, alpha and the method's own settings).
+
+# %%
+print(sec7.collapse_by_start(records).round(3).to_string())
+
+# %% [markdown]
 # ## The trade-offs (App. E.3)
 #
 # For every (alpha, gamma): the method's own setting chosen by validation kNN, averaged
@@ -208,57 +217,71 @@ def cell(t, ds, meth, cohort=None):
     g = t[(t["dataset"] == ds) & (t["method"] == meth)]
     if cohort is not None:
         g = g[g["cohort"] == cohort]
-    return float(g["mean"].iloc[0]) if len(g) else float("nan")
+    return (float(g["mean"].iloc[0]), float(g["sd"].iloc[0])) if len(g) else (float("nan"), float("nan"))
+
+
+def cohorts(t, ds, meth):   # mean over the two cohorts, and the larger of their sds
+    a, b = (cell(t, ds, meth, f"y={c}") for c in sec7.COHORT_NAMES[ds])
+    return (a[0] + b[0]) / 2, max(a[1], b[1])
 
 
 D, C = sec7.SEC7_DATASETS
+nv = int(t3["n_versions"].min())
 out = []
 v, i, l = (cell(t3, D, m) for m in ("VAE", "IWAE", "LIN"))
+worst = max((i, l), key=lambda p: -p[0])          # the closer competitor
 out.append({"claim": "Tab. 3 discrete: the VAE learns p(x) better than IWAE and LIN",
-            "paper": "VAE 0.196 < IWAE 0.694, LIN 0.703", "ours": f"VAE {v:.2f}, IWAE {i:.2f}, LIN {l:.2f}",
-            "verdict": "agrees" if v < i and v < l else "differs"})
+            "paper": "VAE 0.196 < IWAE 0.694, LIN 0.703", "ours": f"VAE {v[0]:.2f}, IWAE {i[0]:.2f}, LIN {l[0]:.2f}",
+            "verdict": sec7.order_verdict(v, worst, nv)})
 v, i, l = (cell(t3, C, m) for m in ("VAE", "IWAE", "LIN"))
 out.append({"claim": "Tab. 3 continuous: IWAE learns p(x) best",
-            "paper": "IWAE 0.015 < VAE 0.024 < LIN 0.128", "ours": f"IWAE {i:.2f}, VAE {v:.2f}, LIN {l:.2f}",
-            "verdict": "agrees" if i < v and i < l else "differs"})
-c4 = {m: [cell(t4, D, m, f"y={c}") for c in sec7.COHORT_NAMES[D]] for m in ("VAE", "IWAE", "LIN")}
-out.append({"claim": "Tab. 4 discrete: IWAE learns both cohorts better than VAE and LIN",
-            "paper": "IWAE 1.4 / 1.7 vs VAE 15.2 / 11.5, LIN 18.4 / 10.1",
-            "ours": ", ".join(f"{m} {a:.2f} / {b:.2f}" for m, (a, b) in c4.items()),
-            "verdict": "agrees" if all(c4["IWAE"][k] < min(c4["VAE"][k], c4["LIN"][k]) for k in (0, 1))
-            else "partly" if np.mean(c4["IWAE"]) < min(np.mean(c4["VAE"]), np.mean(c4["LIN"])) else "differs"})
-c4c = {m: np.mean([cell(t4, C, m, f"y={c}") for c in sec7.COHORT_NAMES[C]]) for m in ("VAE", "IWAE", "LIN")}
+            "paper": "IWAE 0.015 < VAE 0.024 < LIN 0.128", "ours": f"IWAE {i[0]:.2f}, VAE {v[0]:.2f}, LIN {l[0]:.2f}",
+            "verdict": sec7.order_verdict(i, min((v, l), key=lambda p: p[0]), nv)})
+c4 = {m: cohorts(t4, D, m) for m in ("VAE", "IWAE", "LIN")}
+out.append({"claim": "Tab. 4 discrete: IWAE learns the cohorts better than VAE and LIN",
+            "paper": "mean of cohorts IWAE 1.6, VAE 13.4, LIN 14.3",
+            "ours": "mean of cohorts " + ", ".join(f"{m} {a:.2f}" for m, (a, _) in c4.items()),
+            "verdict": sec7.order_verdict(c4["IWAE"], min(c4["VAE"], c4["LIN"]), nv)})
+c4c = {m: cohorts(t4, C, m) for m in ("VAE", "IWAE", "LIN")}
+best_other = min(c4c["VAE"], c4c["LIN"])
+clearly_better = sec7.clear_change(c4c["IWAE"][0], best_other[0], c4c["IWAE"][1], best_other[1], nv) > 0
 out.append({"claim": "Tab. 4 continuous: IWAE's cohorts are no better than VAE's and LIN's",
             "paper": "mean of cohorts IWAE 15.2, VAE 14.6, LIN 16.4",
-            "ours": ", ".join(f"{m} {x:.2f}" for m, x in c4c.items()),
-            "verdict": "agrees" if c4c["IWAE"] >= min(c4c["VAE"], c4c["LIN"]) else "differs"})
+            "ours": "mean of cohorts " + ", ".join(f"{m} {a:.2f}" for m, (a, _) in c4c.items()),
+            "verdict": "differs (IWAE clearly better)" if clearly_better else "agrees"})
 cr = coll["collapse ratio"]
-out.append({"claim": "Fig. 6 / 17-19: VAE and LIN collapse f(., y=0) onto f(., y=1); IWAE does not",
+out.append({"claim": "Fig. 6 / 17-19: VAE and LIN collapse f(., y=0) onto f(., y=1) more than IWAE",
             "paper": "qualitative", "ours": f"collapse ratio VAE {cr[(D, 'VAE')]:.2f}, LIN {cr[(D, 'LIN')]:.2f}, "
                                             f"IWAE {cr[(D, 'IWAE')]:.2f} (truth 1)",
-            "verdict": "agrees" if max(cr[(D, "VAE")], cr[(D, "LIN")]) < cr[(D, "IWAE")] else "differs"})
+            "verdict": ("agrees, but IWAE collapses too" if max(cr[(D, "VAE")], cr[(D, "LIN")]) < cr[(D, "IWAE")] < 0.5
+                        else "agrees" if max(cr[(D, "VAE")], cr[(D, "LIN")]) < cr[(D, "IWAE")] else "differs")})
 vt = tr[(tr["dataset"] == C) & (tr["method"] == "VAE")].groupby("alpha")[["predictive", "collapse_ratio"]].mean()
 a0, a1 = vt.index.min(), vt.index.max()
+better_pred = vt.loc[a1, "predictive"] < vt.loc[a0, "predictive"]
+more_collapse = vt.loc[a1, "collapse_ratio"] < 0.9 * vt.loc[a0, "collapse_ratio"]
+bayes = coll.loc[(C, "ground truth"), "predictive"]
 out.append({"claim": "Fig. 20, continuous: larger alpha, better prediction and more collapse (VAE)",
             "paper": "qualitative",
-            "ours": f"alpha {a0:g} -> {a1:g}: RMSE {vt.loc[a0, 'predictive']:.3f} -> {vt.loc[a1, 'predictive']:.3f}, "
-                    f"collapse ratio {vt.loc[a0, 'collapse_ratio']:.2f} -> {vt.loc[a1, 'collapse_ratio']:.2f}",
-            "verdict": ("agrees" if vt.loc[a1, "predictive"] < vt.loc[a0, "predictive"]
-                        and vt.loc[a1, "collapse_ratio"] < vt.loc[a0, "collapse_ratio"]
-                        else "partly" if vt.loc[a1, "predictive"] < vt.loc[a0, "predictive"]
-                        or vt.loc[a1, "collapse_ratio"] < vt.loc[a0, "collapse_ratio"] else "differs")})
-gt = tr[tr["method"] == "VAE"].groupby(["dataset", "gamma"])[["knn_test", "cohort_mean"]].mean()
+            "ours": f"alpha {a0:g} -> {a1:g}: RMSE {vt.loc[a0, 'predictive']:.3f} -> {vt.loc[a1, 'predictive']:.3f} "
+                    f"(Bayes {bayes:.3f}), collapse ratio {vt.loc[a0, 'collapse_ratio']:.2f} -> "
+                    f"{vt.loc[a1, 'collapse_ratio']:.2f}",
+            "verdict": ("agrees" if better_pred and more_collapse
+                        else "partly: prediction improves, collapse unchanged (more than 10% needed)" if better_pred
+                        else "partly: more collapse, prediction not better" if more_collapse else "differs")})
 for ds in (D, C):
-    g = gt.loc[ds]
-    g0, g1 = g.index.min(), g.index.max()
+    g = tr[(tr["dataset"] == ds) & (tr["method"] == "VAE")]
+    g0, g1 = g[g["gamma"] == g["gamma"].min()], g[g["gamma"] == g["gamma"].max()]
+    m_ = lambda f, c: float(f[c].mean())
+    s_ = lambda f, c: float(np.sqrt((f[c + "_sd"] ** 2).mean()))
+    coh = sec7.clear_change(m_(g0, "cohort_mean"), m_(g1, "cohort_mean"), s_(g0, "cohort_mean"), s_(g1, "cohort_mean"), nv)
+    px = sec7.clear_change(m_(g0, "knn_test"), m_(g1, "knn_test"), s_(g0, "knn_test"), s_(g1, "knn_test"), nv)
+    word = {-1: "better", 0: "no clear change", 1: "worse"}
     out.append({"claim": f"App. E.3 {ds}: larger gamma, better cohorts and worse p(x) (VAE)",
                 "paper": "qualitative",
-                "ours": f"gamma {g0:g} -> {g1:g}: p(x) {g.loc[g0, 'knn_test']:.2f} -> {g.loc[g1, 'knn_test']:.2f}, "
-                        f"cohorts {g.loc[g0, 'cohort_mean']:.2f} -> {g.loc[g1, 'cohort_mean']:.2f}",
-                "verdict": ("agrees" if g.loc[g1, "cohort_mean"] < g.loc[g0, "cohort_mean"]
-                            and g.loc[g1, "knn_test"] > g.loc[g0, "knn_test"]
-                            else "partly" if g.loc[g1, "cohort_mean"] < g.loc[g0, "cohort_mean"]
-                            or g.loc[g1, "knn_test"] > g.loc[g0, "knn_test"] else "differs")})
+                "ours": f"gamma {g0['gamma'].iloc[0]:g} -> {g1['gamma'].iloc[0]:g}: p(x) {m_(g0, 'knn_test'):.2f} -> "
+                        f"{m_(g1, 'knn_test'):.2f} ({word[px]}), cohorts {m_(g0, 'cohort_mean'):.2f} -> "
+                        f"{m_(g1, 'cohort_mean'):.2f} ({word[coh]})",
+                "verdict": ("agrees" if coh < 0 and px > 0 else "partly" if coh < 0 or px > 0 else "differs")})
 summary = pd.DataFrame(out).set_index("claim")
 if PROFILE == "quick":
     summary["verdict"] = summary["verdict"] + " [quick profile: smoke test only]"
@@ -268,5 +291,36 @@ print(summary.to_string())
 # %% [markdown]
 # ## What differs from the paper, and why we think so
 #
-# *Filled in from the reduced-profile results on the committed page (see the discussion
-# cell below, which is printed from the numbers above).*
+# Written from the committed `reduced` run (the tables above are recomputed on every run;
+# this text is not).
+#
+# * **Functional collapse reproduces, and it is what the objective prefers.** The chosen
+#   VAE keeps about a tenth of the truth's distance between f(., 0) and f(., 1) on the
+#   discrete set and a twentieth on the continuous one, and its two cohorts are almost the
+#   same distribution (cohort separation about 3, against 46 for the truth). Restarts that
+#   begin *at* the ground truth end just as collapsed as random ones (ratio about 0.07 at
+#   gamma = 1 for the VAE and LIN), so the collapse is not a local optimum found only from
+#   bad starts.
+# * **IWAE collapses too, less.** The paper's IWAE keeps the cohorts apart (Table 4: 1.4 /
+#   1.7). Ours does so only at gamma = 5 (collapse ratio 0.55-0.58, cohort statistic 4.5-4.7
+#   against the VAE's 10.2), but the selection by the p(x) statistic (the tables' caption)
+#   picks gamma = 1 for IWAE in all three versions, where it collapses almost like the VAE
+#   (ratio 0.2). So the Table 4 ordering holds only in direction. Which gamma the paper's
+#   selection chose is not stated; we also lack its IWAE S = 20 and the gamma values 0.5
+#   and 2 (reduced grid, `SEC7_REDUCED`), and train 3 versions instead of 5.
+# * **Table 3 orderings hold in direction only.** With 3 versions the sds (about 0.4-1.7)
+#   are as large as the gaps; the paper's much smaller values are on another scale (our
+#   statistic is a z-score at 2000 points per side, see App. D).
+# * **Continuous labels: alpha changes prediction, not collapse.** Every method is already
+#   collapsed at alpha = 0.1 (ratio 0.05-0.1), so there is little left for alpha to
+#   collapse; a larger alpha improves the discriminator a little (RMSE 1.00 -> 0.98, the
+#   Bayes-optimal E[y | x] reaches 0.84 and the prior alone 1.0). The paper attributes this
+#   pathology to a bimodal p(y | x); on our version of the set (App. H.2 gives no noise
+#   variance, we use 0.01) p(y | x) is unimodal (see the App. G-H page), so this part of the
+#   mechanism may not be triggered here. Our grid has no alpha = 0 point (reduced profile).
+# * **gamma.** On the discrete set a larger gamma clearly improves the cohorts (12.4 ->
+#   10.2 for the VAE) while p(x) does not clearly worsen; on the continuous set neither
+#   moves clearly.
+# * **p(x) alone is easy (App. H).** An unsupervised VAE on x alone reaches 2.0 / 2.8
+#   (discrete / continuous), in the range of the semi-supervised models: the failure is in
+#   the conditionals, not the marginal.

@@ -60,7 +60,7 @@ from .objectives import LOG_2PI, VAE, MemberRNG, VAEConfig, derive_seed, kl_std_
 __all__ = [
     "LABELS", "TEMPERATURE", "LABEL_FRACTION", "M2VAE", "M2Objective", "M2Regression",
     "model_class", "concrete_log_prob", "relaxed_sample", "label_mask", "encode_labels",
-    "prior_y", "batch_value", "neg_u", "predictive", "collapse_distance", "knn_cohort",
+    "prior_y", "batch_value", "neg_u", "predictive", "bayes_predictive", "collapse_distance", "knn_cohort",
     "knn_px", "cohort_sample", "posterior_unlabelled",
 ]
 
@@ -395,6 +395,32 @@ def collapse_distance_truth(truth, values: Sequence[float], n_z: int = 400) -> f
     zq = _z_quantiles(n_z)[:, None]
     fa, fb = (truth.f(zq, np.full(n_z, v)) for v in values)
     return float(np.linalg.norm(fa - fb, axis=1).mean())
+
+
+def bayes_predictive(truth, x, y_true, n_y: int = 48, chunk: int = 500) -> float:
+    """The best a discriminator can do: accuracy of the Bayes classifier argmax p(y | x)
+    (discrete y), or the RMSE of the posterior mean E[y | x] (continuous y; midpoint rule
+    in Phi(y) with ``n_y`` nodes), under the ground truth, by quadrature over z
+    (``posterior.log_px_grid``). The reference for ``predictive``."""
+    from scipy import stats
+
+    from . import posterior as P
+    zg = P.z_grid(*truth.z_grid_spec)
+    x = np.asarray(x, dtype=np.float64)
+    if truth.label == "discrete":
+        ys, log_w = np.array([0.0, 1.0]), np.log([0.5, 0.5])
+    else:
+        ys = stats.norm.ppf((np.arange(n_y) + 0.5) / n_y)
+        log_w = np.full(n_y, -math.log(n_y))
+    G = len(zg)
+    logp = np.stack([P.log_px_grid(truth.f(zg.numpy()[:, None], np.full(G, v)), x, truth.noise_var,
+                                   z=zg).numpy() + lw for v, lw in zip(ys, log_w)], 1)     # [N, n_y]
+    w = np.exp(logp - logp.max(1, keepdims=True))
+    w /= w.sum(1, keepdims=True)
+    y_true = np.asarray(y_true, dtype=np.float64).reshape(-1)
+    if truth.label == "discrete":
+        return float(np.mean(ys[w.argmax(1)] == y_true))
+    return float(np.sqrt(np.mean((w @ ys - y_true) ** 2)))
 
 
 def cohort_sample(truth, value: float, n: int, seed: int) -> np.ndarray:

@@ -26,7 +26,7 @@ from .profiles import get_profile
 
 __all__ = ["SEC7_DATASETS", "SEC7_REDUCED", "PAPER_TABLE3", "PAPER_TABLE4", "section7_tasks",
            "records_table", "select", "table3", "table4", "write_table_csv", "collapse_table",
-           "tradeoff_frame", "figure_data", "COHORT_NAMES"]
+           "tradeoff_frame", "figure_data", "COHORT_NAMES", "clear_change"]
 
 SEC7_DATASETS = ("semicircle_discrete", "semicircle_continuous")
 
@@ -259,9 +259,20 @@ def tradeoff_frame(frame: pd.DataFrame) -> pd.DataFrame:
     sel = select(frame, by=("alpha", "gamma")).copy()
     sel["cohort_mean"] = sel[["cohort_1", "cohort_2"]].mean(1)
     cols = ["knn_test", "cohort_mean", "collapse_ratio", "separation", "predictive"]
-    out = sel.groupby(["dataset", "method", "alpha", "gamma"], sort=True)[cols].mean().reset_index()
-    out["n_versions"] = sel.groupby(["dataset", "method", "alpha", "gamma"], sort=True).size().to_numpy()
+    grp = sel.groupby(["dataset", "method", "alpha", "gamma"], sort=True)
+    out = grp[cols].mean().reset_index()
+    sd = grp[["knn_test", "cohort_mean"]].std(ddof=1).reset_index(drop=True)
+    out["knn_test_sd"], out["cohort_mean_sd"] = sd["knn_test"].to_numpy(), sd["cohort_mean"].to_numpy()
+    out["n_versions"] = grp.size().to_numpy()
     return out
+
+
+def clear_change(a: float, b: float, sd_a: float, sd_b: float, n: int) -> int:
+    """+1 / -1 when b - a exceeds one standard error of the difference of two means over
+    n versions (sd_a, sd_b their sds), else 0: the verdicts' test of "changed"."""
+    se = float(np.sqrt((sd_a ** 2 + sd_b ** 2) / max(n, 1)))
+    d = b - a
+    return 0 if not np.isfinite(se) or abs(d) <= se else int(np.sign(d))
 
 
 def collapse_table(frame: pd.DataFrame, n_sep: int = 2000, seed: int = 0) -> pd.DataFrame:
@@ -269,16 +280,19 @@ def collapse_table(frame: pd.DataFrame, n_sep: int = 2000, seed: int = 0) -> pd.
     chosen for Tables 3-4: the distance between the learned f(., y_1) and f(., y_2)
     relative to the truth's (``m2.collapse_distance``; 1 = as distinct as the truth,
     0 = one function), and the kNN statistic between the model's two cohorts beside the
-    truth's (``m2.cohort_separation``). Mean +- sd over versions; a "truth" row per set."""
+    truth's (``m2.cohort_separation``), and the discriminator's accuracy / RMSE beside the
+    Bayes-optimal p(y | x) of the truth (``m2.bayes_predictive``). Mean +- sd over
+    versions; a "ground truth" row per set."""
     from . import data
     sel = select(frame)
     rows = []
     for ds in dict.fromkeys(sel["dataset"]):
         truth = data.get(ds)
         cohorts = m2.COHORTS[truth.label]
+        test = truth.sample(n_sep, seed + 7)
         rows.append({"dataset": ds, "method": "ground truth", "collapse ratio": 1.0,
                      "cohort separation": m2.cohort_separation_truth(truth, cohorts, n_sep, seed),
-                     "predictive": np.nan, "n": 0})
+                     "predictive": m2.bayes_predictive(truth, test.x, test.y), "n": 0})
         for meth in ("IWAE", "LIN", "VAE"):
             g = sel[(sel["dataset"] == ds) & (sel["method"] == meth)]
             if len(g):
@@ -367,7 +381,7 @@ def plot_columns(columns: dict, marks, suptitle: str | None = None):
         plot_density(a[0], fd["px"], kind="hist", bins=90, extent=lim)
         a[0].set_title(f"{title}\n(a) p(x)", fontsize=9)
         for i, (v, fv) in enumerate(fd["f"].items()):    # both cohorts share the semi-circle:
-            a[1].plot(fd["z"], np.degrees(np.arctan2(fv[:, 1], fv[:, 0])), lw=2, color=f"C{i}",
+            a[1].plot(fd["z"], np.degrees(np.unwrap(np.arctan2(fv[:, 1], fv[:, 0]))), lw=2, color=f"C{i}",
                       label=f"y = {v:g}")              # draw where along it f(z, y) lies
         a[1].set_title("(b) f(z, y): angle on the circle", fontsize=9)
         a[1].set_xlabel("z")
@@ -391,3 +405,37 @@ def plot_columns(columns: dict, marks, suptitle: str | None = None):
         fig.suptitle(suptitle, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def order_verdict(better: tuple[float, float], worse: tuple[float, float], n: int) -> str:
+    """Verdict on a claim "better < worse" between two (mean, sd) over n versions:
+    "agrees" when the gap exceeds one standard error of the difference, "agrees in
+    direction (within noise)" when it has the claimed sign only, else "differs"."""
+    c = clear_change(better[0], worse[0], better[1], worse[1], n)
+    if c > 0:
+        return "agrees"
+    return "agrees in direction (within noise)" if worse[0] > better[0] else "differs"
+
+
+def collapse_by_start(records: Sequence[dict]) -> pd.DataFrame:
+    """Where training ends, by how it started: the mean collapse ratio (learned / true
+    distance between f(., y_1) and f(., y_2)) over *every* trained restart of the M2
+    sweep, split by ground-truth vs random initialisation, per data set, method and gamma.
+    A ground-truth start begins at ratio 1 (the surrogate of the true f); if it ends far
+    below 1, the objective itself moved it towards one function (the collapse is not a
+    local optimum reached only from random starts)."""
+    rows = []
+    for rec in records:
+        task = rec["config"]["task"]
+        ex = dict((k, v) for k, v in task.get("extra", []))
+        if "alpha" not in ex:
+            continue
+        truth_d = rec["dataset"]["collapse_f_truth"]
+        for m in rec["members"]:
+            rows.append({"dataset": task["dataset"], "method": METHOD_NAMES[task["method"]],
+                         "gamma": ex["gamma"], "start": m["init"], "ratio": m["collapse_f"] / truth_d})
+    if not rows:
+        raise ValueError("no semi-supervised records")
+    df = pd.DataFrame(rows)
+    out = df.groupby(["dataset", "method", "gamma", "start"])["ratio"].agg(["mean", "std", "count"])
+    return out.unstack("start")
