@@ -40,34 +40,22 @@ RETRAIN = False
 TRAIN_MISSING = False  # True: train the tasks that are not in the cache yet (long)
 
 # %%
-import re
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from vaefail_core import data, m2, sec7, set_seed
-from vaefail_core.profiles import get_profile
+from vaefail_core import data, experiments, m2, sec7
+from vaefail_core.profiles import page_setup
 from vaefail_core.sweep import load_selected
 
-set_seed(SEED)
-pd.set_option("display.precision", 3)
-prof = get_profile(PROFILE)
-print("profile:", PROFILE)
-print({k: v for k, v in prof.describe().items() if k in
-       ("data versions", "train/val/test", "restarts (synthetic)", "epochs (synthetic / UCI)")})
+prof = page_setup(PROFILE, SEED)
 print("alpha:", list(prof.ss_alpha), " gamma:", list(prof.ss_gamma), " labelled share:", m2.LABEL_FRACTION,
       " Gumbel-softmax temperature:", m2.TEMPERATURE)
 if PROFILE == "reduced":
     print("Section 7 under 'reduced':", sec7.SEC7_REDUCED)
 
 # %%
-tasks = sec7.section7_tasks(PROFILE)
-records, missing = sec7.load_records(PROFILE, TRAIN_MISSING, RETRAIN)
-print(f"{len(tasks)} tasks, {len(records)} available under profile {PROFILE!r}")
-if missing:
-    print(f"not computed yet ({len(missing)}):", sorted({re.sub(r"-v\d+-", " ", t.label) for t in missing}))
-    print(f"to compute them: vaefail sweep section7 --profile {PROFILE}")
+records = experiments.page_records("section7", PROFILE, TRAIN_MISSING, RETRAIN)
 frame = sec7.records_table(records)
 
 # %% [markdown]

@@ -35,29 +35,18 @@ RETRAIN = False
 TRAIN_MISSING = False  # True: train the tasks that are not in the cache yet (long)
 
 # %%
-import re
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from vaefail_core import data, evaluate, plots, sec6_8, set_seed
-from vaefail_core.profiles import get_profile
+from vaefail_core import data, evaluate, experiments, plots, sec6_8
+from vaefail_core.profiles import PAGE_KEYS, page_setup
 from vaefail_core.sweep import load_selected
 
-set_seed(SEED)
-pd.set_option("display.precision", 3)
-print("profile:", PROFILE)
-print({k: v for k, v in get_profile(PROFILE).describe().items() if k in
-       ("data versions", "train/val/test", "restarts (synthetic)", "epochs (synthetic / UCI)", "IWAE S")})
+page_setup(PROFILE, SEED, PAGE_KEYS + ("IWAE S",))
 
 # %%
-tasks = sec6_8.section8_tasks(PROFILE)
-records, missing = sec6_8.load_or_run(tasks, TRAIN_MISSING, RETRAIN)
-print(f"{len(tasks)} tasks, {len(records)} available under profile {PROFILE!r}")
-if missing:
-    print(f"not computed yet ({len(missing)}):", sorted({re.sub(r"-v\d+-", " ", t.label) for t in missing}))
-    print(f"to compute them: vaefail sweep section8 --profile {PROFILE}")
+records = experiments.page_records("section8", PROFILE, TRAIN_MISSING, RETRAIN)
 
 # %% [markdown]
 # ## Case A: Spiral-Dots noise variance (truth 0.01)

@@ -160,3 +160,22 @@ def run_named_sweep(name: str, profile: str, workers: int = 2, progress: bool | 
     tasks = SWEEPS[name](profile)
     map_fn = process_map(workers) if workers > 1 else map
     return run_sweep(tasks, progress=progress, map_fn=map_fn)
+
+
+def page_records(name: str, profile: str, train_missing: bool = False, retrain: bool = False) -> list[dict]:
+    """The records of a named sweep for a book page (``sec6_8.load_or_run``), printing how
+    many are available and, if some are not computed yet, which and how to compute them
+    (a page says what is missing instead of silently training for an hour)."""
+    import re
+
+    from .sec6_8 import load_or_run
+
+    if name not in SWEEPS:
+        raise ValueError(f"unknown sweep {name!r}; choose one of {sorted(SWEEPS)}")
+    tasks = SWEEPS[name](profile)
+    records, missing = load_or_run(tasks, train_missing, retrain)
+    print(f"{len(tasks)} tasks, {len(records)} available under profile {profile!r}")
+    if missing:
+        print(f"not computed yet ({len(missing)}):", sorted({re.sub(r"-v\d+-", " ", t.label) for t in missing}))
+        print(f"to compute them: vaefail sweep {name} --profile {profile}")
+    return records

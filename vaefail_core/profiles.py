@@ -110,3 +110,22 @@ def get_profile(name: str | Profile) -> Profile:
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}")
     return PROFILES[name]
+
+
+#: what a page prints about its protocol by default (keys of ``Profile.describe``)
+PAGE_KEYS = ("data versions", "train/val/test", "restarts (synthetic)", "epochs (synthetic / UCI)")
+
+
+def page_setup(profile: str, seed: int, keys: tuple[str, ...] = PAGE_KEYS) -> Profile:
+    """The opening cell of a book page: seeds and threads (``set_seed``), pandas display
+    precision, and the protocol lines of ``profile`` the page depends on. Returns it."""
+    import pandas as pd
+
+    from . import set_seed
+
+    set_seed(seed)
+    pd.set_option("display.precision", 3)
+    prof = get_profile(profile)
+    print("profile:", prof.name)
+    print({k: v for k, v in prof.describe().items() if k in keys})
+    return prof

@@ -104,12 +104,6 @@ def _setting(task: dict) -> str:
     return "-"
 
 
-def load_records(profile: str, train_missing: bool = False, retrain: bool = False):
-    """(records, missing tasks) of the Section 7 sweep (``sec6_8.load_or_run``)."""
-    from .sec6_8 import load_or_run
-    return load_or_run(section7_tasks(profile), train_missing, retrain)
-
-
 def records_table(records: Sequence[dict]) -> pd.DataFrame:
     """One row per record (data set x version x method x hyper-parameters): the restart
     chosen by the validation objective and its metrics. ``semi`` is False for the
