@@ -23,6 +23,7 @@ import pandas as pd
 
 from . import m2
 from .profiles import get_profile
+from .sec5 import METHOD_NAMES, _num, _setting
 
 __all__ = ["SEC7_DATASETS", "SEC7_REDUCED", "PAPER_TABLE3", "PAPER_TABLE4", "section7_tasks",
            "records_table", "select", "table3", "table4", "write_table_csv", "collapse_table",
@@ -88,20 +89,7 @@ def section7_tasks(profile: str, datasets: Sequence[str] = SEC7_DATASETS,
 # --------------------------------------------------------------------------------------
 # From records to tables
 # --------------------------------------------------------------------------------------
-METHOD_NAMES = {"vae": "VAE", "iwae": "IWAE", "lin": "LIN"}
 TABLE_COLUMNS = ["dataset", "method", "cohort", "mean", "sd", "n_versions"]
-
-
-def _num(v) -> float:
-    return np.nan if v is None else float(v)
-
-
-def _setting(task: dict) -> str:
-    if task["method"] == "iwae":
-        return f"S={task['iwae_samples']}"
-    if task["method"] == "lin":
-        return f"T={task['lin_T']:g},R={task['lin_R']}"
-    return "-"
 
 
 def records_table(records: Sequence[dict]) -> pd.DataFrame:
