@@ -32,12 +32,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from vaefail_core import data, sec6_8, set_seed
+from vaefail_core import data, sec6_8
+from vaefail_core.profiles import page_setup
 from vaefail_core.sweep import load_selected
 
-set_seed(SEED)
-pd.set_option("display.precision", 3)
-print("profile:", PROFILE)
+page_setup(PROFILE, SEED, keys=());
 
 # %% [markdown]
 # ## 1. Appendix A: collapse on Gaussian data (closed form)

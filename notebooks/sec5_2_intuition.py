@@ -37,11 +37,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from vaefail_core import experiments, linear, set_seed, toy
+from vaefail_core import experiments, linear, toy
+from vaefail_core.profiles import page_setup
 
-set_seed(SEED)
-pd.set_option("display.precision", 3)
-print("profile:", PROFILE)
+page_setup(PROFILE, SEED, keys=());
 
 # %% [markdown]
 # ## 1. Eq. 6: closed form at the ground truth and at the global optimum

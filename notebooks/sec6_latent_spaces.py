@@ -30,11 +30,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from vaefail_core import sec6_8, set_seed
+from vaefail_core import sec6_8
+from vaefail_core.profiles import page_setup
 
-set_seed(SEED)
-pd.set_option("display.precision", 3)
-print("profile:", PROFILE)
+page_setup(PROFILE, SEED, keys=());
 
 # %% [markdown]
 # ## 1. The linear example

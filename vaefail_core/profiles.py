@@ -118,7 +118,8 @@ PAGE_KEYS = ("data versions", "train/val/test", "restarts (synthetic)", "epochs 
 
 def page_setup(profile: str, seed: int, keys: tuple[str, ...] = PAGE_KEYS) -> Profile:
     """The opening cell of a book page: seeds and threads (``set_seed``), pandas display
-    precision, and the protocol lines of ``profile`` the page depends on. Returns it."""
+    precision, and the protocol lines of ``profile`` the page depends on (none when
+    ``keys`` is empty). Returns it."""
     import pandas as pd
 
     from . import set_seed
@@ -127,5 +128,6 @@ def page_setup(profile: str, seed: int, keys: tuple[str, ...] = PAGE_KEYS) -> Pr
     pd.set_option("display.precision", 3)
     prof = get_profile(profile)
     print("profile:", prof.name)
-    print({k: v for k, v in prof.describe().items() if k in keys})
+    if keys:
+        print({k: v for k, v in prof.describe().items() if k in keys})
     return prof
