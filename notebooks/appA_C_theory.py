@@ -36,7 +36,7 @@ from vaefail_core import data, sec6_8
 from vaefail_core.profiles import page_setup
 from vaefail_core.sweep import load_selected
 
-page_setup(PROFILE, SEED, keys=());
+prof = page_setup(PROFILE, SEED, keys=())
 
 # %% [markdown]
 # ## 1. Appendix A: collapse on Gaussian data (closed form)

@@ -40,7 +40,7 @@ import pandas as pd
 from vaefail_core import experiments, linear, toy
 from vaefail_core.profiles import page_setup
 
-page_setup(PROFILE, SEED, keys=());
+prof = page_setup(PROFILE, SEED, keys=())
 
 # %% [markdown]
 # ## 1. Eq. 6: closed form at the ground truth and at the global optimum

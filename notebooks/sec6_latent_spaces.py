@@ -33,7 +33,7 @@ import pandas as pd
 from vaefail_core import sec6_8
 from vaefail_core.profiles import page_setup
 
-page_setup(PROFILE, SEED, keys=());
+prof = page_setup(PROFILE, SEED, keys=())
 
 # %% [markdown]
 # ## 1. The linear example

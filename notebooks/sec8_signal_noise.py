@@ -43,7 +43,7 @@ from vaefail_core import data, evaluate, experiments, plots, sec6_8
 from vaefail_core.profiles import PAGE_KEYS, page_setup
 from vaefail_core.sweep import load_selected
 
-page_setup(PROFILE, SEED, PAGE_KEYS + ("IWAE S",));
+prof = page_setup(PROFILE, SEED, PAGE_KEYS + ("IWAE S",))
 
 # %%
 records = experiments.page_records("section8", PROFILE, TRAIN_MISSING, RETRAIN)
