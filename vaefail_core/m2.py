@@ -54,6 +54,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from .evaluate import as_members
 from .nets import EnsembleMLP
 from .objectives import LOG_2PI, VAE, MemberRNG, VAEConfig, derive_seed, kl_std_normal
 
@@ -312,14 +313,10 @@ def _rng(model, tag):
     return MemberRNG([derive_seed(s, "eval/" + tag) for s in model.seeds], model.device)
 
 
-def _as_members(a, M, device, dtype=torch.float32):
-    t = torch.as_tensor(np.asarray(a)).to(device)
-    t = t.to(dtype) if dtype is not None else t
-    if t.dim() == 1 and dtype is torch.bool:
-        t = t[None].expand(M, -1)
-    elif t.dim() == 2 and dtype is not torch.bool:
-        t = t[None].expand(M, *t.shape)
-    return t
+def _mask_members(mask, M, device) -> torch.Tensor:
+    """An observed-label mask, [N] (shared) or [M, N], as a bool tensor [M, N]."""
+    t = torch.as_tensor(np.asarray(mask)).to(device, torch.bool)
+    return t[None].expand(M, -1) if t.dim() == 1 else t
 
 
 @torch.no_grad()
@@ -328,9 +325,9 @@ def batch_value(model: M2VAE, objective: M2Objective, x, y, mask, tag: str = "ob
     """Mean of the M2 objective over a labelled / unlabelled data set (e.g. the validation
     objective used to select the restart, App. D), averaged over ``repeats`` noise draws. [M]."""
     M = model.n_models
-    X = _as_members(x, M, model.device)
-    Y = _as_members(y, M, model.device)
-    K = _as_members(mask, M, model.device, dtype=torch.bool)
+    X = as_members(x, M, model.device)
+    Y = as_members(y, M, model.device)
+    K = _mask_members(mask, M, model.device)
     rng = _rng(model, tag)
     tot = torch.zeros(M, device=model.device)
     n = X.shape[1]
@@ -348,7 +345,7 @@ def neg_u_value(model: M2VAE, x, n_samples: int = 1, repeats: int = 1, tag: str 
     """-U averaged over x (the bound on -log p_theta(x) of unlabelled data; Eq. 13 for
     n_samples = 1, averaged over ``repeats`` draws; Eq. 15 for S > 1). [M]."""
     M = model.n_models
-    X = _as_members(x, M, model.device)
+    X = as_members(x, M, model.device)
     chunk = chunk or max(1, 200_000 // max(1, n_samples * M))
     rng = _rng(model, tag)
     tot = torch.zeros(M, device=model.device)
@@ -364,7 +361,7 @@ def predictive(model: M2VAE, x, y_true) -> np.ndarray:
     """How predictive the discriminator q(y | x) is on (x, y_true): accuracy of its most
     probable class (discrete), or the RMSE of its mean (continuous). [M]."""
     M = model.n_models
-    X = _as_members(x, M, model.device)
+    X = as_members(x, M, model.device)
     a, _ = model.classify(X)
     yt = torch.as_tensor(np.asarray(y_true)).to(model.device)
     if model.discrete:
@@ -385,7 +382,7 @@ def collapse_distance(model: M2VAE, values: Sequence[float], n_z: int = 400) -> 
     M = model.n_models
     zq = torch.as_tensor(_z_quantiles(n_z), dtype=torch.float32, device=model.device)[None, :, None]
     zq = zq.expand(M, -1, -1)
-    fa, fb = (model.decode(zq, _as_members(encode_labels_model(model, np.full(n_z, v)), M, model.device))
+    fa, fb = (model.decode(zq, as_members(encode_labels_model(model, np.full(n_z, v)), M, model.device))
               for v in values)
     return (fa - fb).norm(dim=-1).mean(1).cpu().numpy()
 
@@ -535,7 +532,7 @@ def f_curves(model: M2VAE, values: Sequence[float], z) -> np.ndarray:
     """The learned f_theta(z, y) at z [G] for each label value: [len(values), M, G, D]."""
     M, G = model.n_models, len(z)
     zt = torch.as_tensor(np.asarray(z), dtype=torch.float32, device=model.device)[None, :, None].expand(M, -1, -1)
-    out = [model.decode(zt, _as_members(encode_labels_model(model, np.full(G, v)), M, model.device))
+    out = [model.decode(zt, as_members(encode_labels_model(model, np.full(G, v)), M, model.device))
            for v in values]
     return torch.stack(out).cpu().numpy()
 
