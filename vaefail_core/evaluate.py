@@ -32,8 +32,9 @@ __all__ = [
 
 
 def as_members(x, n_models: int, device) -> torch.Tensor:
-    """[N, D] (shared) or [M, N, D] -> float32 tensor [M, N, D] on device."""
-    t = torch.as_tensor(np.asarray(x) if not torch.is_tensor(x) else x).to(device, torch.float32)
+    """[N, D] (shared) or [M, N, D] -> tensor [M, N, D] on device, in torch's default
+    float dtype (float32 unless changed)."""
+    t = torch.as_tensor(np.asarray(x) if not torch.is_tensor(x) else x).to(device, torch.get_default_dtype())
     if t.dim() == 1:
         t = t[:, None]
     if t.dim() == 2:

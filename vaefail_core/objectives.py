@@ -232,7 +232,7 @@ class VAE(MemberMixin, nn.Module):
 
 def _noise_matrix(noise_var, n_models: int, D: int) -> torch.Tensor:
     nv = torch.as_tensor(np.asarray(noise_var, dtype=np.float32) if not torch.is_tensor(noise_var)
-                         else noise_var, dtype=torch.float32)
+                         else noise_var, dtype=torch.get_default_dtype())
     if nv.dim() == 0:
         nv = nv.expand(n_models, D)
     elif nv.dim() == 1 and nv.shape[0] == D:

@@ -564,8 +564,15 @@ def run_sweep(tasks: Iterable[Task], cache_dir: str | os.PathLike | None = None,
     ``results/<profile>`` in the repository. ``recompute=True`` ignores valid records."""
     tasks = list(dict.fromkeys(tasks))       # drop duplicates, keep order
     todo = [t for t in tasks if recompute or verify_record(t, cache_dir) is None]
+    missing = set(todo)
     n_models = lambda ts: sum(len(t.restart_ids()) for t in ts)
-    groups = plan_groups(todo, loader, max_models)
+    # Groups are planned from the whole task list, never from what the cache holds, and a
+    # group with any missing task is trained whole: a record then depends only on its
+    # group, so a resumed or repaired sweep writes exactly what an uninterrupted run
+    # writes. (A smaller ensemble would run the same arithmetic at other positions of
+    # the [M, ...] tensors; ATen's vector kernels round those last bits differently, and
+    # Adam and the selection rules can amplify that.) Only missing records are written.
+    groups = [g for g in plan_groups(tasks, loader, max_models) if missing.intersection(g)]
     bar = None
     if progress_enabled(progress) and todo:
         from tqdm.auto import tqdm
@@ -577,10 +584,11 @@ def run_sweep(tasks: Iterable[Task], cache_dir: str | os.PathLike | None = None,
     done = 0
     for g, results in zip(groups, map_fn(run_group, specs)):
         for t, res in zip(g, results):
-            _write(t, cache_dir, res["record"], res["params"])
+            if t in missing:
+                _write(t, cache_dir, res["record"], res["params"])
         done += 1
         if bar is not None:
-            bar.update(n_models(g))
+            bar.update(n_models([t for t in g if t in missing]))
         if exit_after and done >= exit_after:
             os._exit(75)
     if bar is not None:

@@ -250,14 +250,16 @@ class BatchStream:
 
 
 def _stack_data(data: Mapping, n_models: int, device) -> dict[str, torch.Tensor]:
-    """Data dict -> tensors [M, N, ...] on device. Arrays without the model axis (their
-    first axis is N, the same for every member) are broadcast (a view, no copy)."""
+    """Data dict -> tensors [M, N, ...] on device, floats in torch's default dtype
+    (float32 unless a caller, such as a float64 test, changes it). Arrays without the
+    model axis (their first axis is N, the same for every member) are broadcast (a view,
+    no copy)."""
     out = {}
     for k, v in data.items():
         if v is None:
             continue
         t = torch.as_tensor(np.asarray(v) if not torch.is_tensor(v) else v)
-        t = t.to(device, torch.float32 if t.is_floating_point() else t.dtype)
+        t = t.to(device, torch.get_default_dtype() if t.is_floating_point() else t.dtype)
         if k in ("x", "z", "y") and t.dim() == 1:
             t = t[:, None]
         if t.dim() >= 3 or (k == "label_mask" and t.dim() == 2):
