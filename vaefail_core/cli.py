@@ -1,33 +1,115 @@
 """The ``vaefail`` command line.
 
+    vaefail --version                                   print ``vaefail <version>``
     vaefail data --list                                 list the data sets
     vaefail data NAME [--n N] [--seed S] [--out FILE]   write a sample as CSV
     vaefail surrogates [NAME ...] [--refit]             fit / check the surrogate cache
+    vaefail sweep NAME [--profile P] [--workers W]      run / resume a training sweep
 
 ``vaefail data`` writes columns ``x1..xD``, ``z1..zK`` (synthetic sets) and ``y``
 (labelled sets) to ``FILE`` (default: standard output). ``--n`` defaults to 1000 for
-synthetic sets and to all rows for the UCI sets. Bad input (unknown name, non-positive
-n, negative seed, unwritable output) prints one line to standard error and exits with
-status 2. Also runnable as ``python -m vaefail_core.cli``.
+synthetic sets and to all rows for the UCI sets. Also runnable as
+``python -m vaefail_core.cli``.
+
+Limits (checked before any data is generated or any file is opened):
+
+* ``--n`` is an integer in [1, ``MAX_ROWS`` = 10,000,000]; a sample costs about
+  N x (D+K+1) x 24 bytes (8 for the float64 frame, up to 16 of CSV text per value),
+  so the cap keeps ``vaefail data`` under ~1.4 GB. A UCI set also refuses N above its
+  number of rows. For more points, write several files with different ``--seed``.
+* ``--seed`` is a non-negative integer.
+* ``--out`` must name a file (not a folder) in an existing, writable folder; no folders
+  are created.
+* ``sweep``: NAME is one of ``experiments.SWEEPS``, ``--profile`` one of quick / reduced /
+  paper, ``--workers`` an integer in [1, ``MAX_WORKERS`` = 64].
+
+Errors. Bad input (usage errors, unknown names, values out of range, an unwritable
+``--out``, a missing UCI file, ...) prints exactly one line ``vaefail: error: ...`` to
+standard error and exits with status 2; running out of memory is reported the same way.
+Ctrl-C prints ``vaefail: error: interrupted`` and exits with status 130. Any other
+exception (a bug) is reported as one ``vaefail: error: internal error ...`` line with
+status 1. ``VAEFAIL_DEBUG=1`` re-raises every exception instead, with its traceback.
+A closed output pipe (``vaefail data circle | head``) ends the command quietly with
+status 1.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
 DEFAULT_N = 1000
+#: the largest ``--n`` of ``vaefail data`` (about 1.4 GB for the widest data set, 6 columns)
+MAX_ROWS = 10_000_000
+#: bytes per value of a sample written as CSV: float64 frame (8) + CSV text (<= 16)
+BYTES_PER_VALUE = 8 + 16
+#: the largest ``--workers`` of ``vaefail sweep``
+MAX_WORKERS = 64
+DEBUG_ENV = "VAEFAIL_DEBUG"
+
+EXIT_USAGE = 2          # bad input
+EXIT_INTERNAL = 1       # a bug (or a closed output pipe)
+EXIT_INTERRUPT = 130    # Ctrl-C
+
+
+class UsageError(Exception):
+    """Bad input found by the command line itself (reported as one line, status 2)."""
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but usage errors are one line on stderr (exit status 2)."""
+    """argparse, but usage errors are one line ``vaefail: error: ...`` (exit status 2)."""
 
     def error(self, message: str):  # noqa: D102
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        where = self.prog.split(" ", 1)[1] if " " in self.prog else ""
+        hint = f"see {self.prog} --help"
+        self.exit(EXIT_USAGE, f"vaefail: error: {where + ': ' if where else ''}{_one_line(message)} "
+                              f"({hint})\n")
 
 
-def _fail(message: str) -> int:
-    print(f"vaefail: error: {message}", file=sys.stderr)
-    return 2
+def _one_line(message: str) -> str:
+    lines = [line.strip() for line in str(message).splitlines() if line.strip()]
+    return "; ".join(lines)
+
+
+def _fail(message: str, status: int = EXIT_USAGE) -> int:
+    print(f"vaefail: error: {_one_line(message)}", file=sys.stderr)
+    return status
+
+
+def _debug() -> bool:
+    return os.environ.get(DEBUG_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def _human_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")
+
+
+def sample_bytes(n: int, n_columns: int) -> int:
+    """Estimated peak bytes of writing ``n`` rows of ``n_columns`` values as CSV."""
+    return int(n) * int(n_columns) * BYTES_PER_VALUE
+
+
+def _check_out(out: str | None) -> None:
+    """Raise ``UsageError`` unless ``out`` is '-' / None or a writable file path."""
+    if out in (None, "-"):
+        return
+    p = Path(out)
+    if p.is_dir():
+        raise UsageError(f"--out {out} is a folder; give a file name")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.exists():
+        raise UsageError(f"--out {out}: folder {parent} does not exist (no folders are created)")
+    if not parent.is_dir():
+        raise UsageError(f"--out {out}: {parent} is not a folder")
+    if p.exists() and not os.access(p, os.W_OK):
+        raise UsageError(f"--out {out}: no permission to write this file")
+    if not p.exists() and not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {out}: no permission to create files in {parent}")
 
 
 def _cmd_data(args) -> int:
@@ -50,15 +132,32 @@ def _cmd_data(args) -> int:
         n = DEFAULT_N
     if n is not None and n < 1:
         return _fail(f"--n must be a positive integer, got {n}")
+    if n is not None and n > MAX_ROWS:
+        if args.name in data.uci_names():
+            size = ""
+        else:
+            g = data.get(args.name)
+            cols = g.data_dim + g.latent_dim + (g.label is not None)
+            size = (f" (this sample would need about {_human_bytes(sample_bytes(n, cols))}: "
+                    f"{n} x {cols} values x {BYTES_PER_VALUE} bytes)")
+        return _fail(f"--n {n} is above the limit of {MAX_ROWS:,} rows{size}; "
+                     f"write several files with different --seed instead")
     if args.seed < 0:
         return _fail(f"--seed must be a non-negative integer, got {args.seed}")
+    _check_out(args.out)
     sample = data.load(args.name, n=n, seed=args.seed)
-    text = data.to_frame(sample).to_csv(index=False, float_format="%.8g")
+    frame = data.to_frame(sample)
     if args.out in (None, "-"):
-        sys.stdout.write(text)
-    else:
-        with open(args.out, "w", newline="") as fh:   # no folders are created
-            fh.write(text)
+        frame.to_csv(sys.stdout, index=False, float_format="%.8g")
+        sys.stdout.flush()
+        return 0
+    with open(args.out, "w", newline="") as fh:       # no folders are created
+        try:
+            frame.to_csv(fh, index=False, float_format="%.8g")
+        except BaseException:
+            fh.close()
+            Path(args.out).unlink(missing_ok=True)    # no half-written CSV is left behind
+            raise
     return 0
 
 
@@ -78,17 +177,36 @@ def _cmd_surrogates(args) -> int:
     return 0
 
 
+def _cmd_sweep(args) -> int:
+    from .experiments import SWEEPS, run_named_sweep
+    from .profiles import PROFILES
+
+    if args.name not in SWEEPS:
+        return _fail(f"unknown sweep {args.name!r}; choose one of {', '.join(sorted(SWEEPS))}")
+    if args.profile not in PROFILES:
+        return _fail(f"unknown profile {args.profile!r}; choose one of {', '.join(PROFILES)}")
+    if not 1 <= args.workers <= MAX_WORKERS:
+        return _fail(f"--workers must be an integer in [1, {MAX_WORKERS}], got {args.workers}")
+    res = run_named_sweep(args.name, args.profile, workers=args.workers, progress=True)
+    print(f"{args.name} [{args.profile}]: {len(res)} tasks, {res.n_computed} computed, "
+          f"{res.n_cached} from the cache")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     p = _Parser(prog="vaefail", description="Failure modes of VAEs: companion tools.")
+    p.add_argument("--version", action="version", version=f"vaefail {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     d = sub.add_parser("data", help="list the data sets or write a sample as CSV")
     d.add_argument("name", nargs="?", metavar="NAME", help="data set (see --list)")
     d.add_argument("--list", action="store_true", help="list the data sets and exit")
     d.add_argument("--n", type=int, default=None,
-                   help=f"number of points (default {DEFAULT_N}; UCI: all rows)")
-    d.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+                   help=f"number of points, 1..{MAX_ROWS:,} (default {DEFAULT_N}; UCI: all rows)")
+    d.add_argument("--seed", type=int, default=0, help="random seed, >= 0 (default 0)")
     d.add_argument("--out", default="-", metavar="FILE",
-                   help="CSV file to write (default: standard output)")
+                   help="CSV file to write, in an existing folder (default: standard output)")
     d.set_defaults(func=_cmd_data)
     s = sub.add_parser("surrogates", help="fit or check the cached surrogate networks")
     s.add_argument("names", nargs="*", metavar="NAME", help="closed forms (default: all)")
@@ -97,34 +215,57 @@ def build_parser() -> argparse.ArgumentParser:
     w = sub.add_parser("sweep", help="run or resume a named training sweep into results/<profile>/")
     w.add_argument("name", metavar="NAME", help="sweep name (e.g. section5)")
     w.add_argument("--profile", default="reduced", help="quick | reduced | paper (default reduced)")
-    w.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    w.add_argument("--workers", type=int, default=2,
+                   help=f"worker processes, 1..{MAX_WORKERS} (default 2)")
     w.set_defaults(func=_cmd_sweep)
     return p
 
 
-def _cmd_sweep(args) -> int:
-    from .experiments import run_named_sweep
-
-    if args.workers < 1:
-        return _fail(f"--workers must be >= 1, got {args.workers}")
-    res = run_named_sweep(args.name, args.profile, workers=args.workers, progress=True)
-    print(f"{args.name} [{args.profile}]: {len(res)} tasks, {res.n_computed} computed, "
-          f"{res.n_cached} from the cache")
-    return 0
+def _quiet_broken_pipe() -> int:
+    """The reader of standard output went away (``| head``): stop without a message."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())    # so the exit-time flush cannot fail again
+    except (OSError, ValueError, AttributeError):   # stdout without a file descriptor
+        pass
+    return EXIT_INTERNAL
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``vaefail`` console script; returns the exit status."""
+    try:
+        return _main(argv)
+    except SystemExit as exc:                  # argparse: --help, --version, usage errors
+        code = exc.code
+        if code is None or isinstance(code, int):
+            return code or 0
+        return _fail(str(code))
+    except BaseException as exc:               # noqa: BLE001 (each kind is reported below)
+        if _debug():
+            raise
+        if isinstance(exc, KeyboardInterrupt):
+            return _fail("interrupted", EXIT_INTERRUPT)
+        if isinstance(exc, BrokenPipeError):
+            return _quiet_broken_pipe()
+        if isinstance(exc, MemoryError):
+            return _fail(f"out of memory ({str(exc) or 'MemoryError'}); try a smaller --n")
+        if isinstance(exc, OSError) and exc.strerror:
+            where = exc.filename if exc.filename is not None else ""
+            return _fail(f"{where}: {exc.strerror}" if where else exc.strerror)
+        if isinstance(exc, (UsageError, ValueError, OSError, NotImplementedError)):
+            return _fail(str(exc).strip() or type(exc).__name__)
+        if not isinstance(exc, Exception):     # GeneratorExit and the like
+            raise
+        return _fail(f"internal error ({type(exc).__name__}: {exc}); rerun with "
+                     f"{DEBUG_ENV}=1 for the traceback", EXIT_INTERNAL)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:
-        parser.print_help(sys.stderr)
-        return 2
-    try:
-        return args.func(args)
-    except (ValueError, OSError, NotImplementedError) as exc:
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return _fail(msg)
+        return _fail("give a COMMAND (data, surrogates or sweep); see vaefail --help")
+    return args.func(args)
 
 
 if __name__ == "__main__":
