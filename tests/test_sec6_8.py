@@ -83,7 +83,7 @@ def test_csv_writers(tmp_path):
     assert list(df.columns) == ["experiment", "mean", "sd", "truth"]
     assert df.set_index("experiment").loc["learned", "mean"] == pytest.approx(0.04)
     assert df.set_index("experiment").loc["fixed", "mean"] == pytest.approx(0.015)
-    assert df.set_index("experiment").loc["fixed", "sd"] == pytest.approx(np.std([0.01, 0.02], ddof=1), rel=1e-5)
+    assert df.set_index("experiment").loc["fixed", "sd"] == pytest.approx(np.std([0.01, 0.02], ddof=1), rel=1e-3)   # 4 digits
     frame = pd.DataFrame({"dataset": ["figure8_5d"] * 2, "method": ["vae"] * 2, "K": [1, 1],
                           "version": [0, 1], "neg_elbo": [1.0, 3.0], "neg_iwae": [np.nan] * 2,
                           "avg_mi": [2.0, 2.0], "noise_var": [0.02, 0.02], "elbo_gap": [0.1, 0.3]})
@@ -92,7 +92,7 @@ def test_csv_writers(tmp_path):
     df = pd.read_csv(path)
     assert list(df.columns) == ["dataset", "method", "K", "metric", "mean", "sd"]
     row = df[df.metric == "neg_elbo"].iloc[0]
-    assert row["mean"] == pytest.approx(2.0) and row["sd"] == pytest.approx(np.sqrt(2), rel=1e-5)
+    assert row["mean"] == pytest.approx(2.0) and row["sd"] == pytest.approx(np.sqrt(2), rel=1e-3)   # 4 significant digits
     assert "neg_iwae" not in set(df.metric)
 
 

@@ -71,3 +71,18 @@ def cached_json(profile: str, name: str, config: dict, compute, retrain: bool = 
     result = compute()
     atomic_write_json(path, {"config_hash": key, "config": config, "result": result})
     return result
+
+
+#: Significant digits of the numbers in the committed table CSVs. Every table reports a
+#: mean over data versions whose spread is at the second or third digit; the last bits
+#: that differ between CPUs (float32 evaluation, ATen kernels) sit at the sixth digit and
+#: beyond, so four digits keep what the experiment supports and nothing that varies by
+#: machine.
+CSV_FLOAT = "%.4g"
+
+
+def write_table_csv(frame, path: str | os.PathLike) -> Path:
+    """Write a pandas DataFrame as CSV (no index, ``CSV_FLOAT``), atomically."""
+    path = Path(path)
+    atomic_write_bytes(path, frame.to_csv(index=False, float_format=CSV_FLOAT).encode())
+    return path

@@ -219,10 +219,17 @@ class GroundTruth:
         return _cached_net(self.name)
 
     def f(self, z, y=None) -> np.ndarray:
-        """The data-generating decoder (the surrogate), float32 [N, D]."""
+        """The data-generating decoder (the surrogate), float32 [N, D].
+
+        The float32 weights are evaluated in float64 and the result rounded once to
+        float32, so the data sets, and everything computed from them, are the same on
+        every CPU: a float32 forward pass would round differently under different ATen
+        kernels (AVX2, AVX-512, none), and a changed last bit can flip an argmax or a
+        threshold downstream."""
         inp = self.decoder_input(z, y)
         with torch.no_grad():
-            return self._net()(torch.from_numpy(inp)[None])[0].numpy()
+            out = _cached_net64(self.name)(torch.from_numpy(inp).double()[None])[0]
+        return out.numpy().astype(np.float32)
 
     # -- sampling ---------------------------------------------------------------------
     def sample_z(self, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -502,6 +509,12 @@ def get(name: str) -> GroundTruth:
 @lru_cache(maxsize=None)
 def _cached_net(name: str) -> EnsembleMLP:
     return get(name).surrogate()
+
+
+@lru_cache(maxsize=None)
+def _cached_net64(name: str) -> EnsembleMLP:
+    """The surrogate with its float32 weights cast (exactly) to float64."""
+    return get(name).surrogate().double()
 
 
 def load(name: str, n: int | None = None, seed: int = 0):

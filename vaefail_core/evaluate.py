@@ -10,6 +10,7 @@ composition (a member evaluated alone gives the same numbers).
 """
 from __future__ import annotations
 
+import copy
 import io
 import json
 import math
@@ -132,13 +133,28 @@ def sample_px(model: VAE, n: int, tag: str = "sample", y=None, noise: bool = Tru
 
 
 @torch.no_grad()
+def float64_copy(model: VAE) -> VAE:
+    """A copy of ``model`` with its weights cast (exactly) to float64.
+
+    Deterministic evaluations of a learned model (its f on a grid, its encoder means)
+    run on this copy and round the result once to float32: a float32 forward pass
+    rounds differently under different ATen CPU kernels, and a changed last bit can
+    move a nearest neighbour, an argmax or a threshold downstream, so the book's
+    numbers would depend on the CPU that printed them."""
+    return copy.deepcopy(model).double()
+
+
 def f_on_grid(model: VAE, z, y=None) -> np.ndarray:
-    """The learned f_theta at given latents z ([G] or [G, K], shared): [M, G, D]."""
+    """The learned f_theta at given latents z ([G] or [G, K], shared): float32 [M, G, D]
+    (computed in float64, see ``float64_copy``)."""
     M = model.n_models
-    zt = as_members(z, M, model.device)
+    m64 = float64_copy(model)
+    zt = as_members(z, M, model.device).double()
     if zt.shape[-1] != model.cfg.latent_dim:
         raise ValueError(f"z must have K={model.cfg.latent_dim} columns, got {zt.shape[-1]}")
-    return model.decode(zt, None if y is None else as_members(y, M, model.device)).cpu().numpy()
+    yt = None if y is None else as_members(y, M, model.device).double()
+    with torch.no_grad():
+        return m64.decode(zt, yt).cpu().numpy().astype(np.float32)
 
 
 def posterior_grid(model: VAE, x, z=None) -> np.ndarray:
@@ -229,9 +245,11 @@ def q_mutual_info(model: VAE, x, rng: MemberRNG, batch: int = 100) -> torch.Tens
 
 @torch.no_grad()
 def encode_mean(model: VAE, x) -> np.ndarray:
-    """The encoder mean mu_phi(x), [M, N, K] (the latent codes of Sec. 6 / Table 1)."""
-    X = as_members(x, model.n_models, model.device)
-    return model.encode(X)[0].cpu().numpy()
+    """The encoder mean mu_phi(x), float32 [M, N, K] (the latent codes of Sec. 6 /
+    Table 1; computed in float64, see ``float64_copy``)."""
+    X = as_members(x, model.n_models, model.device).double()
+    with torch.no_grad():
+        return float64_copy(model).encode(X)[0].cpu().numpy().astype(np.float32)
 
 
 # --------------------------------------------------------------------------------------

@@ -220,20 +220,18 @@ def table2(profile: str | None = None, selection: str = "val_loss",
 
 def write_table2_csv(df: pd.DataFrame, profile: str, results_dir=None) -> Path:
     """Write ``results/<profile>/table2.csv`` with exactly the columns dataset, method,
-    mean, sd, n_versions (one row per cell of ``df``, values rounded to 6 decimals).
+    mean, sd, n_versions (one row per cell of ``df``, values written with ``cache.CSV_FLOAT``, 4 significant digits).
     Returns the path."""
     missing = [c for c in TABLE2_COLUMNS if c not in df.columns]
     if missing:
         raise ValueError(f"table is missing column(s) {missing}")
     if df.duplicated(["dataset", "method"]).any():
         raise ValueError("table has more than one row per (dataset, method) cell")
-    from .cache import atomic_write_bytes
+    from .cache import write_table_csv
 
     out = df[TABLE2_COLUMNS].copy()
-    out[["mean", "sd"]] = out[["mean", "sd"]].astype(float).round(6)
-    path = Path(results_dir or RESULTS_DIR) / profile / "table2.csv"
-    atomic_write_bytes(path, out.to_csv(index=False).encode())
-    return path
+    out[["mean", "sd"]] = out[["mean", "sd"]].astype(float)
+    return write_table_csv(out, Path(results_dir or RESULTS_DIR) / profile / "table2.csv")
 
 
 def paper_table2() -> pd.DataFrame:

@@ -443,13 +443,11 @@ def case_a_table(records: Sequence[dict]) -> pd.DataFrame:
 
 def write_noise_csv(case_a: pd.DataFrame, profile: str, truth: float = 0.01, out_dir=None) -> Path:
     """``results/<profile>/noise.csv``: experiment, mean, sd (over data versions), truth."""
-    from .cache import atomic_write_bytes
+    from .cache import write_table_csv
     from .sweep import default_cache_dir
     df = case_a.groupby("experiment", sort=False)["sigma2"].agg(mean="mean", sd="std").reset_index()
     df["truth"] = truth
-    path = Path(out_dir or default_cache_dir(profile)) / "noise.csv"
-    atomic_write_bytes(path, df.to_csv(index=False, float_format="%.6g").encode())
-    return path
+    return write_table_csv(df, Path(out_dir or default_cache_dir(profile)) / "noise.csv")
 
 
 def table1_frame(records: Sequence[dict], profile: str, mi_k: int = 3) -> pd.DataFrame:
@@ -497,12 +495,10 @@ def table1_summary(frame: pd.DataFrame) -> pd.DataFrame:
 
 def write_table1_csv(summary: pd.DataFrame, profile: str, out_dir=None) -> Path:
     """``results/<profile>/table1.csv`` with columns dataset, method, K, metric, mean, sd."""
-    from .cache import atomic_write_bytes
+    from .cache import write_table_csv
     from .sweep import default_cache_dir
     cols = ["dataset", "method", "K", "metric", "mean", "sd"]
-    path = Path(out_dir or default_cache_dir(profile)) / "table1.csv"
-    atomic_write_bytes(path, summary[cols].to_csv(index=False, float_format="%.6g").encode())
-    return path
+    return write_table_csv(summary[cols], Path(out_dir or default_cache_dir(profile)) / "table1.csv")
 
 
 
@@ -530,11 +526,14 @@ def ground_truth_projection(name: str, x) -> np.ndarray:
 
 
 def model_projection(model, x) -> np.ndarray:
-    """``M(x) = f_theta(mu_phi(x))`` (App. F): decode the encoder mean."""
-    from .evaluate import as_members
+    """``M(x) = f_theta(mu_phi(x))`` (App. F): decode the encoder mean (in float64, so
+    that which side of the classifier's boundary a projection lands on does not depend
+    on the CPU's float32 rounding; see ``evaluate.float64_copy``)."""
+    from .evaluate import float64_copy
+    m64 = float64_copy(model)
     with torch.no_grad():
-        mu, _ = model.encode(as_members(x, 1, "cpu"))
-        return model.decode(mu)[0].double().numpy()
+        mu, _ = m64.encode(torch.as_tensor(np.asarray(x, dtype=np.float64))[None])
+        return m64.decode(mu)[0].numpy()
 
 
 def projection_defence(projectors: dict, x, radius: float = 0.5, seed: int = 0) -> pd.DataFrame:

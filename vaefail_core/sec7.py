@@ -193,18 +193,17 @@ def table4(frame: pd.DataFrame, datasets: Sequence[str] = SEC7_DATASETS) -> pd.D
 
 
 def write_table_csv(df: pd.DataFrame, name: str, profile: str, results_dir=None) -> Path:
-    """``results/<profile>/<name>.csv`` with exactly ``TABLE_COLUMNS`` (6 decimals)."""
-    from .cache import RESULTS_DIR, atomic_write_bytes
+    """``results/<profile>/<name>.csv`` with exactly ``TABLE_COLUMNS`` (``cache.CSV_FLOAT``)."""
+    from . import cache
+    from .cache import RESULTS_DIR
     if name not in ("table3", "table4"):
         raise ValueError(f"name must be 'table3' or 'table4', got {name!r}")
     missing = [c for c in TABLE_COLUMNS if c not in df.columns]
     if missing:
         raise ValueError(f"table is missing column(s) {missing}")
     out = df[TABLE_COLUMNS].copy()
-    out[["mean", "sd"]] = out[["mean", "sd"]].astype(float).round(6)
-    path = Path(results_dir or RESULTS_DIR) / profile / f"{name}.csv"
-    atomic_write_bytes(path, out.to_csv(index=False).encode())
-    return path
+    out[["mean", "sd"]] = out[["mean", "sd"]].astype(float)
+    return cache.write_table_csv(out, Path(results_dir or RESULTS_DIR) / profile / f"{name}.csv")
 
 
 def display(df: pd.DataFrame, which: str, digits: int = 3) -> pd.DataFrame:
