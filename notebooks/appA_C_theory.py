@@ -22,16 +22,17 @@
 # 3. **Appendix C.2, Eq. 9.** The noise variance that maximises the ELBO's expected
 #    log-likelihood term equals the mean squared residual under q.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 PROFILE = "reduced"
 SEED = 0
 RETRAIN = False
 
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from vaefail_core.tables import show
 from vaefail_core import data, sec6_8
 from vaefail_core.profiles import page_setup
 from vaefail_core.sweep import load_selected
@@ -46,7 +47,7 @@ prof = page_setup(PROFILE, SEED, keys=())
 # (0 = p(x) learned exactly with an exact posterior). The collapsed model is w = 0,
 # noise = data variance.
 
-# %%
+# %% tags=["hide-input"]
 cases = {"1-D x, var 0.5": np.array([[0.5]]),
          "2-D x, isotropic 0.5 I": 0.5 * np.eye(2),
          "2-D x, correlated (rho 0.8)": np.array([[1.0, 0.8], [0.8, 1.0]])}
@@ -57,9 +58,9 @@ for lab, cov in cases.items():
     rows.append({"data": lab, "collapsed -ELBO": r["collapsed"], "best over w grid": r["grid_min"],
                  "global min (Nelder-Mead)": r["global_min"]})
 gauss = pd.DataFrame(rows).set_index("data").clip(lower=0)   # >= 0 in theory; drop -1e-16
-print(gauss.round(4).to_string())
+show(gauss, digits=4)
 
-# %%
+# %% tags=["hide-input"]
 r = scans["1-D x, var 0.5"]
 plt.figure(figsize=(4.5, 3))
 plt.plot(r["grid"], r["values"])
@@ -77,14 +78,14 @@ plt.show()
 #
 # ## 1b. Appendix A: collapse on non-Gaussian data (Circle)
 
-# %%
+# %% tags=["hide-input"]
 cv = sec6_8.collapse_vs_truth("circle", n=1000, seed=SEED)
 circ = pd.DataFrame([{"model": "collapsed (Gaussian fit, KL term 0)", "-ELBO": cv["collapsed_neg_elbo"]},
                      {"model": "ground truth, best per-point Gaussian q", "-ELBO": cv["truth_neg_elbo"]},
                      {"model": "  of which -log p(x)", "-ELBO": cv["truth_neg_log_px"]},
                      {"model": "  of which PMO", "-ELBO": cv["truth_pmo"]}]).set_index("model")
 print("Circle, 1000 test points (nats per point):")
-print(circ.round(3).to_string())
+show(circ, digits=3)
 
 # %% [markdown]
 # ## 2. Appendix C.1: Theorem 1 on Figure-8
@@ -95,12 +96,12 @@ print(circ.round(3).to_string())
 # exact posteriors with per-point optimal q, as the theorem assumes), and its MLEO on
 # the same points. "cond1" checks the inequality of the theorem's condition (1).
 
-# %%
+# %% tags=["hide-input"]
 task, rec = sec6_8.find_section5_record(PROFILE, "figure8", 0, "vae")
 model = load_selected(rec) if rec is not None else None
 print("trained model:", "none in cache" if rec is None else rec["label"] + f" ({PROFILE})")
 th, th_extra = sec6_8.theorem1_table("figure8", etas=(0.01, 0.05, 0.1, 0.5), n=500, seed=SEED, model=model)
-print(th.round(3).to_string())
+show(th, digits=3)
 gt_neg_elbo = float(np.mean(th_extra["kl_gt"]))
 print("-ELBO - H[p(x)] of the ground truth (= its PMO, MLEO 0):", round(gt_neg_elbo, 3))
 if model is not None:
@@ -108,7 +109,7 @@ if model is not None:
     print("MLEO of the trained model (nats):", round(th_extra["mleo_model"], 3))
     print("-ELBO - H[p(x)] of the trained model (MLEO + PMO, per-point optimal q):", round(m_neg_elbo, 3))
 
-# %%
+# %% tags=["hide-input"]
 fig, ax = plt.subplots(1, 2, figsize=(9, 3.3))
 x = th_extra["x"]
 sc = ax[0].scatter(x[:, 0], x[:, 1], c=np.minimum(th_extra["kl_gt"], 1), s=6, cmap="magma")
@@ -131,7 +132,7 @@ plt.show()
 # function of sigma^2 (per dimension), its maximiser on a log grid (parabola-refined), and
 # `metrics.noise_variance_eq9` on the same posterior samples.
 
-# %%
+# %% tags=["hide-input"]
 e_gt = sec6_8.eq9_check_truth("figure8", n=1000, n_samples=64, seed=SEED)
 checks = [("ground truth + best Gaussian q", e_gt)]
 if model is not None:
@@ -141,9 +142,9 @@ if model is not None:
 eq9 = pd.DataFrame([{"model": lab, "dim": d + 1, "argmax of curve": e["argmax"][d],
                      "Eq. 9": e["eq9"][d], "true sigma^2": 0.02}
                     for lab, e in checks for d in range(len(e["eq9"]))]).set_index(["model", "dim"])
-print(eq9.round(4).to_string())
+show(eq9, digits=4)
 
-# %%
+# %% tags=["hide-input"]
 fig, axs = plt.subplots(1, len(checks), figsize=(4.5 * len(checks), 3.2), squeeze=False)
 for ax, (lab, e) in zip(axs[0], checks):
     for d in range(e["curve"].shape[1]):
@@ -161,7 +162,7 @@ plt.show()
 # ## Summary (profile printed above; everything but the trained-model rows is
 # independent of the profile)
 
-# %%
+# %% tags=["hide-input"]
 gt_row = th.loc[0.1]
 rel = float(np.max(np.abs(eq9["argmax of curve"] - eq9["Eq. 9"]) / eq9["Eq. 9"]))
 summary = pd.DataFrame([
@@ -198,4 +199,4 @@ if "cond1" in th.columns:
     summary.loc["C.1 Theorem 1 condition (1) holds for the trained VAE (some eta)"] = {
         "paper": "assumed", "ours": f"holds for eta in {[e for e in th.index if th.loc[e, 'cond1']]}",
         "verdict": "sufficient condition only; see table above (depends on the trained model)"}
-print(summary.to_string())
+show(summary)

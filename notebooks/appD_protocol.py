@@ -21,12 +21,12 @@
 # profile is the full protocol; `reduced` is what the committed book shows on a 2-core
 # CPU; `quick` is the CI smoke run.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 PROFILE = "reduced"
 SEED = 0
 RETRAIN = False
 
-# %%
+# %% tags=["hide-input"]
 import re
 
 import pandas as pd
@@ -44,7 +44,7 @@ protocol
 # Monte-Carlo samples behind a reported negative ELBO), and where each profile departs
 # from the paper's protocol.
 
-# %%
+# %% tags=["hide-input"]
 full = pd.DataFrame({name: p.to_dict() for name, p in PROFILES.items()})
 full = full.astype(str)
 full["reduced departs from paper"] = ["yes" if full.loc[k, "reduced"] != full.loc[k, "paper"] else "" for k in full.index]
@@ -56,7 +56,7 @@ full.drop(index="name")
 # How many models each profile trains per data set and data version, from the same
 # objects (methods x hyper-parameter settings x restarts).
 
-# %%
+# %% tags=["hide-input"]
 rows = []
 for name, p in PROFILES.items():
     unsup = 1 + len(p.iwae_S) + len(p.lin_T) * len(p.lin_R)  # VAE + IWAE grid + LIN grid
@@ -75,7 +75,7 @@ pd.DataFrame(rows).set_index("profile")
 # %% [markdown]
 # ## What we reproduced
 
-# %%
+# %% tags=["hide-input"]
 paper = get_profile("paper")
 checks = [
     ["data versions", "5", paper.n_versions],

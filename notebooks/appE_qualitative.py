@@ -28,15 +28,16 @@
 # z-score (README, Metrics): about N(0, 1) when the model's samples and the test data
 # come from one distribution, larger when they differ.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 PROFILE = "reduced"
 SEED = 0
 RETRAIN = False
 
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from vaefail_core.tables import show
 from vaefail_core import sec5
 from vaefail_core.profiles import get_profile
 
@@ -47,7 +48,7 @@ Z_NULL = 1.645
 # the Section-5 sweep's records (cached; missing tasks are trained first, all with RETRAIN)
 records = sec5.ensure_records(PROFILE, recompute=RETRAIN)
 print(f"Every table on this page was produced with the {PROFILE!r} profile:")
-print(pd.Series(get_profile(PROFILE).describe(), name=PROFILE).to_string())
+show(pd.Series(get_profile(PROFILE).describe(), name=PROFILE))
 
 # %% [markdown]
 # ## The kNN statistic on all four data sets
@@ -56,7 +57,7 @@ print(pd.Series(get_profile(PROFILE).describe(), name=PROFILE).to_string())
 # loss. Cells show mean +- sd over data versions. The paper reports Table 2 only, so
 # Circle and Absolute-Value have no reference numbers.
 
-# %%
+# %% tags=["hide-input"]
 t_all = sec5.table2(PROFILE, datasets=("figure8", "clusters", "circle", "absolute_value"), records=records)
 print(f"profile {PROFILE}")
 sec5.table2_display(t_all, with_paper=False)
@@ -70,14 +71,14 @@ sec5.table2_display(t_all, with_paper=False)
 # predicts. With few versions, a non-significant result is weak evidence of equality,
 # so the mean difference is shown too.
 
-# %%
+# %% tags=["hide-input"]
 pv_all = sec5.table2_per_version(PROFILE, datasets=("figure8", "clusters", "circle", "absolute_value"),
                                  records=records)
 tests = sec5.vae_vs_iwae(pv_all[pv_all["method"].isin(["VAE", "IWAE"])])
 tests = tests.loc[["figure8", "clusters", "circle", "absolute_value"]]
 tests.insert(0, "conditions of Sec. 5.1", ["both", "both", "only (2)", "only (1)"])
 print(f"profile {PROFILE}")
-print(tests.round(3).to_string())
+show(tests, digits=3)
 
 # %% [markdown]
 # E.2 also says that on these two sets the outcome does not depend on whether training
@@ -85,9 +86,9 @@ print(tests.round(3).to_string())
 # picked, and the best random restart's validation loss minus the best ground-truth
 # one. A negative value means a random start reached a better objective.
 
-# %%
+# %% tags=["hide-input"]
 print(f"profile {PROFILE}")
-print(sec5.init_counts(pv_all).round(3).to_string(index=False))
+show(sec5.init_counts(pv_all), digits=3, index=False)
 
 # %% [markdown]
 # ## Figures 8-15: the learned models
@@ -103,7 +104,7 @@ print(sec5.init_counts(pv_all).round(3).to_string(index=False))
 # lower values mean simpler posteriors. The learned f may run in the opposite direction of z from the true one:
 # the prior is symmetric, so such a model is equally good.
 
-# %%
+# %% tags=["hide-input"]
 PANELS = [("VAE", "circle"), ("VAE", "absolute_value"), ("VAE", "figure8"), ("LIN", "figure8"),
           ("IWAE", "figure8"), ("VAE", "clusters"), ("LIN", "clusters"), ("IWAE", "clusters"),
           ("IWAE", "circle"), ("IWAE", "absolute_value")]
@@ -115,14 +116,14 @@ simpler = pd.DataFrame([{"paper figure": d["figure"] or "- (Fig. 5 only)", "meth
                          "best-Gaussian KL, true f": d["kl_true"],
                          "best-Gaussian KL, learned f": d["kl_learned"]} for (m, ds), d in Q.items()])
 print(f"profile {PROFILE}; data version 0")
-print(simpler.round(3).to_string(index=False))
+show(simpler, digits=3, index=False)
 
 # %% [markdown]
 # ### Figure 8: VAE on Circle (only condition 2)
 # The caption says that most posteriors are close to Gaussian except near x = (1, 0),
 # where z far below and far above zero meet, so the VAE can fit p(x).
 
-# %%
+# %% tags=["hide-input"]
 sec5.draw_qualitative(Q[("VAE", "circle")])
 plt.show()
 
@@ -131,7 +132,7 @@ plt.show()
 # The caption says the VAE's f differs entirely from the true |z|. It is monotone, so
 # its posteriors are unimodal, and p(x) is still fit well.
 
-# %%
+# %% tags=["hide-input"]
 sec5.draw_qualitative(Q[("VAE", "absolute_value")])
 plt.show()
 
@@ -141,7 +142,7 @@ plt.show()
 # crossing at the origin. That removes the multi-modal posteriors there and distorts
 # p(x).
 
-# %%
+# %% tags=["hide-input"]
 sec5.draw_qualitative(Q[("VAE", "figure8")])
 plt.show()
 
@@ -149,7 +150,7 @@ plt.show()
 # ### Figure 11: LIN on Figure-8
 # LIN changes only the optimisation. The caption says it fails as the VAE does.
 
-# %%
+# %% tags=["hide-input"]
 sec5.draw_qualitative(Q[("LIN", "figure8")])
 plt.show()
 
@@ -158,7 +159,7 @@ plt.show()
 # The caption says IWAE's posteriors are only slightly simpler than the truth's. With
 # S = 20 it still does not fit p(x) perfectly.
 
-# %%
+# %% tags=["hide-input"]
 sec5.draw_qualitative(Q[("IWAE", "figure8")])
 plt.show()
 
@@ -167,7 +168,7 @@ plt.show()
 # The caption says the learned f loses the interleaved steep and flat parts, so the
 # density is smeared between the clusters.
 
-# %%
+# %% tags=["hide-input"]
 sec5.draw_qualitative(Q[("VAE", "clusters")])
 plt.show()
 
@@ -175,7 +176,7 @@ plt.show()
 # ### Figure 14: LIN on Clusters
 # The caption says LIN fails as the VAE does (Fig. 13).
 
-# %%
+# %% tags=["hide-input"]
 sec5.draw_qualitative(Q[("LIN", "clusters")])
 plt.show()
 
@@ -184,7 +185,7 @@ plt.show()
 # The caption says IWAE fits the true p(x) while its posteriors are simpler than the
 # truth's.
 
-# %%
+# %% tags=["hide-input"]
 sec5.draw_qualitative(Q[("IWAE", "clusters")])
 plt.show()
 
@@ -193,7 +194,7 @@ plt.show()
 # These are the IWAE columns of Figure 5c-d, shown as a baseline for the VAE in
 # Figures 8 and 9.
 
-# %%
+# %% tags=["hide-input"]
 sec5.draw_qualitative(Q[("IWAE", "circle")])
 plt.show()
 sec5.draw_qualitative(Q[("IWAE", "absolute_value")])
@@ -218,7 +219,7 @@ plt.show()
 # * **Figure 12.** IWAE's Figure-8 posteriors are about as complex as the truth's, not
 #   slightly simpler. They are much closer to the truth's than the VAE's are.
 
-# %%
+# %% tags=["hide-input"]
 mean = t_all.set_index(["dataset", "method"])["mean"]
 rows = []
 for ds in ("circle", "absolute_value"):

@@ -35,17 +35,18 @@
 # statement about the global optimum of the ELBO; it is tested by training VAEs, in the
 # Appendix E pages, not here.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 PROFILE = "reduced"
 SEED = 0
 RETRAIN = False  # unused: surrogates are refitted with `vaefail surrogates --refit`
 
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from vaefail_core.tables import show
 from vaefail_core import data, plots, posterior, set_seed
 
 set_seed(SEED)
@@ -78,7 +79,7 @@ print("profile:", PROFILE, "| points for the KL statistics:", N_KL, "| KL thresh
 # bimodal posteriors the text describes; and App. H.2 gives no noise variance, so we
 # use 0.01, the value of its discrete twin.
 
-# %%
+# %% tags=["hide-input"]
 rows = []
 for name in data.synthetic_names():
     g = data.get(name)
@@ -88,7 +89,7 @@ for name in data.synthetic_names():
                  "steps": rec["steps"], "surrogate MSE": f"{rec['mse']:.1e}",
                  "MSE < 1e-4": rec["mse"] < 1e-4})
 table_sets = pd.DataFrame(rows).set_index("data set")
-print(table_sets.to_string())
+show(table_sets)
 
 # %% [markdown]
 # ## Unsupervised sets (App. G, Figure 4)
@@ -98,7 +99,7 @@ print(table_sets.to_string())
 # the points whose best-Gaussian KL is the median, the 90th percentile and the largest
 # of the sample, so the stars show a typical, a bad and the worst case.
 
-# %%
+# %% tags=["hide-input"]
 UNSUP = ["figure8", "circle", "absolute_value", "clusters", "spiral_dots"]
 evidence = {}
 for name in UNSUP + ["figure8_5d", "clusters_5d"]:
@@ -137,13 +138,13 @@ plt.show()
 # are left out of the statistics and their share is listed as `unresolved`. A few
 # resolved points mix such a spike with a wide part, and their KL may be overstated.
 
-# %%
+# %% tags=["hide-input"]
 lin = data.condition1_evidence("linear_cholesky", n=N_KL, threshold=KL_THRESHOLD)
 cond1 = pd.DataFrame([{k: v for k, v in e.items() if not k.startswith("_")}
                       for e in [*evidence.values(), lin]]).set_index("data set")
 cond1 = cond1.rename(columns={"frac_kl_gt": f"frac KL > {KL_THRESHOLD}", "mean_kl": "mean KL",
                               "median_kl": "median KL"})
-print(cond1.round(3).to_string())
+show(cond1, digits=3)
 
 # %% [markdown]
 # The 5-D embeddings are weaker than their 2-D originals. The noise is isotropic in
@@ -152,7 +153,7 @@ print(cond1.round(3).to_string())
 # whose variances are smaller than sigma^2 by the eigenvalues of A A^T below, so the
 # posteriors are sharper and less often multi-modal.
 
-# %%
+# %% tags=["hide-input"]
 A = data.EMBED_5D
 print("eigenvalues of A A^T:", np.round(np.linalg.eigvalsh(A @ A.T), 3))
 
@@ -171,7 +172,7 @@ print("eigenvalues of A A^T:", np.round(np.linalg.eigvalsh(A @ A.T), 3))
 # poorly fit points is 0 or 1. Our value equals the paper's -ELBO at the ground truth,
 # 0.532, which is all PMO there (the MLEO is 0).
 
-# %%
+# %% tags=["hide-input"]
 g_lin = data.get("linear_cholesky")
 mean_lin, cov_lin = g_lin.posterior(np.zeros((1, 2)))
 corr = cov_lin[0, 1] / np.sqrt(cov_lin[0, 0] * cov_lin[1, 1])
@@ -196,7 +197,7 @@ plt.show()
 # starred points, the posterior of an unlabelled x (solid, a mixture over both labels)
 # and the posterior given its true label (dashed).
 
-# %%
+# %% tags=["hide-input"]
 g_d = data.get("semicircle_discrete")
 ev_d = data.condition1_evidence("semicircle_discrete", n=N_KL, threshold=KL_THRESHOLD)
 ev_dl = data.condition1_evidence("semicircle_discrete", n=N_KL, threshold=KL_THRESHOLD, labelled=True)
@@ -237,7 +238,7 @@ plt.show()
 # differently on the semi-circle we use a two-sample Kolmogorov-Smirnov test on the
 # angle of x between the classes.
 
-# %%
+# %% tags=["hide-input"]
 py_x = g_d.label_posterior(st.x)
 ent = -(py_x * np.log(np.clip(py_x, 1e-300, None))).sum(1)
 angle = np.arctan2(s_d.x[:, 1], s_d.x[:, 0])
@@ -248,7 +249,7 @@ sec7_d = {"mean entropy of p(y|x) / log 2": ent.mean() / np.log(2),
           f"frac KL > {KL_THRESHOLD}, p(z|x) unlabelled": ev_d["frac_kl_gt"],
           f"frac KL > {KL_THRESHOLD}, p(z|x, y) labelled": ev_dl["frac_kl_gt"],
           "mean KL unlabelled": ev_d["mean_kl"], "mean KL labelled": ev_dl["mean_kl"]}
-print(pd.Series(sec7_d).round(3).to_string())
+show(pd.Series(sec7_d), digits=3)
 
 # %% [markdown]
 # ### Continuous Semi-Circle (App. H.2)
@@ -259,7 +260,7 @@ print(pd.Series(sec7_d).round(3).to_string())
 # the angle of f(z, y) against z for five labels; the posteriors at the stars,
 # unlabelled (solid) and given the true label (dashed); the exact p(y | x) there.
 
-# %%
+# %% tags=["hide-input"]
 g_c = data.get("semicircle_continuous")
 ev_c = data.condition1_evidence("semicircle_continuous", n=N_KL, threshold=KL_THRESHOLD)
 ev_cl = data.condition1_evidence("semicircle_continuous", n=N_KL, threshold=KL_THRESHOLD, labelled=True)
@@ -298,7 +299,7 @@ plt.show()
 # q(y | x) to collapse f(z, y) across y. We measure it the same way as for z: the
 # best-Gaussian KL to the exact p(y | x) on a y-grid.
 
-# %%
+# %% tags=["hide-input"]
 y_grid, py_all = g_c.label_posterior(st_c.x, y_grid=y_grid)
 kl_y = posterior.best_gaussian_kl(y_grid, py_all)[0].numpy()
 hy = stats.beta.ppf(stats.norm.cdf(s_c.y), 0.2, 0.2)
@@ -311,7 +312,7 @@ sec7_c = {"share of labels with h(y) < 0.05 or > 0.95": np.mean((hy < 0.05) | (h
           f"frac KL > {KL_THRESHOLD}, p(z|x) unlabelled": ev_c["frac_kl_gt"],
           f"frac KL > {KL_THRESHOLD}, p(z|x, y) labelled": ev_cl["frac_kl_gt"],
           "mean KL unlabelled": ev_c["mean_kl"], "mean KL labelled": ev_cl["mean_kl"]}
-print(pd.Series(sec7_c).round(3).to_string())
+show(pd.Series(sec7_c), digits=3)
 
 # %% [markdown]
 # Under Eq. 39 as printed (with our noise variance 0.01), the exact p(y | x) has one
@@ -341,7 +342,7 @@ print(pd.Series(sec7_c).round(3).to_string())
 # * All surrogates meet the 1e-4 target, Spiral-Dots included.
 
 
-# %%
+# %% tags=["hide-input"]
 def c1(name):
     return cond1.loc[name, f"frac KL > {KL_THRESHOLD}"]
 
@@ -389,4 +390,4 @@ summary.append(["all non-linear sets", "surrogate fitted to MSE < 1e-4 (App. G/H
                 "reproduced" if table_sets["MSE < 1e-4"].all() else "not reproduced"])
 summary = pd.DataFrame(summary, columns=["data set", "paper's claim", "ours", "verdict"])
 with pd.option_context("display.max_colwidth", 120):
-    print(summary.to_string(index=False))
+    show(summary, index=False)

@@ -27,16 +27,17 @@
 # values of footnotes 1-2, Eq. 7); the paper's numbers appear only in the reference
 # column of the closing table.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 PROFILE = "reduced"
 SEED = 0
 RETRAIN = False
 
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from vaefail_core.tables import show
 from vaefail_core import experiments, linear, toy
 from vaefail_core.profiles import page_setup
 
@@ -51,9 +52,9 @@ prof = page_setup(PROFILE, SEED, keys=())
 # (`vaefail_core.linear`). The optimum is a Nelder-Mead search over the four entries of
 # A from the ground truth and 20 random starts.
 
-# %%
+# %% tags=["hide-input"]
 eq6 = experiments.eq6_closed_form(n_restarts=20, seed=SEED)
-print(eq6.round(3).to_string())
+show(eq6, digits=3)
 print()
 print("-ELBO + const at the ground truth :", round(eq6.loc["ground truth (A_GT)", "neg_elbo"], 3))
 print("-ELBO + const at the global optimum:", round(eq6.loc["global optimum (A*)", "neg_elbo"], 3))
@@ -68,7 +69,7 @@ print("restarts reaching within 1e-3 of the best:",
 #
 # **Figure 1**: samples from the true model and from the model at the optimum.
 
-# %%
+# %% tags=["hide-input"]
 A_star = eq6.attrs["A_star"]
 x_true = linear.eq6_sample(linear.EQ6_A_GT, 2000, seed=SEED + 11)
 x_opt = linear.eq6_sample(A_star, 2000, seed=SEED + 12)
@@ -92,9 +93,9 @@ print("correlation of x1, x2: truth", round(np.corrcoef(x_true.T)[0, 1], 3),
 # exact test negative ELBO of the trained pair, minus the entropy of the true p(x), so it
 # is on the same scale as the closed form, and the closed-form MLEO / PMO of the learned A.
 
-# %%
+# %% tags=["hide-input"]
 vae = experiments.eq6_trained_vae(PROFILE, seed=SEED, retrain=RETRAIN)
-print(vae.drop(columns="A").round(3).to_string())
+show(vae.drop(columns="A"), digits=3)
 best = vae.loc[vae["val_neg_elbo"].idxmin()]
 print()
 print("selected restart (lowest validation -ELBO):", int(vae["val_neg_elbo"].idxmin()))
@@ -116,12 +117,12 @@ print("trained VAE test -ELBO + const:", round(best["test_neg_elbo"], 3),
 # p(x) by quadrature and, for 1000 draws of x, the exact posterior on a grid and the KL
 # divergence of the best Gaussian to it: the PMO an ideal MFG encoder would pay.
 
-# %%
+# %% tags=["hide-input"]
 fig2, curves = experiments.fig2_analysis(seed=SEED)
-print(fig2.round(3).to_string())
+show(fig2, digits=3)
 print("variant the ELBO prefers (equal MLEO, lowest PMO):", fig2["pmo_best_gaussian"].idxmin())
 
-# %%
+# %% tags=["hide-input"]
 import torch
 from vaefail_core import posterior
 
@@ -167,7 +168,7 @@ plt.show()
 # With f(z) = floor(z) and z ~ N(0, 1) (noise variance 0.05, our choice: Eq. 7 leaves it
 # open), horizontal slices of the joint density cross several flat steps.
 
-# %%
+# %% tags=["hide-input"]
 x_marks3 = [-1.5, -0.5, 0.0, 0.5, 1.0]
 res3 = experiments.joint_and_posteriors(toy.floor_f, toy.FIG3_NOISE_VAR, x_marks3)
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
@@ -185,12 +186,12 @@ axes[1].set_title("posteriors p(z | x)")
 axes[1].legend()
 plt.tight_layout()
 plt.show()
-print(pd.DataFrame({"x": x_marks3, "KL(best Gaussian || posterior)": res3["best_gauss_kl"].numpy()}).round(3).to_string(index=False))
+show(pd.DataFrame({"x": x_marks3, "KL(best Gaussian || posterior)": res3["best_gauss_kl"].numpy()}), digits=3, index=False)
 
 # %% [markdown]
 # ## What we reproduced
 
-# %%
+# %% tags=["hide-input"]
 gt, opt = eq6.loc["ground truth (A_GT)", "neg_elbo"], eq6.loc["global optimum (A*)", "neg_elbo"]
 summary = pd.DataFrame(
     [

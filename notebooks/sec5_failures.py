@@ -31,15 +31,16 @@
 # ordering of the methods and whether the VAE is significantly worse than IWAE.
 # Appendix E.2 and Figures 8-15 are on the next page (`appE_qualitative`).
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 PROFILE = "reduced"
 SEED = 0
 RETRAIN = False
 
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from vaefail_core.tables import show
 from vaefail_core import sec5
 from vaefail_core.profiles import get_profile
 
@@ -49,7 +50,7 @@ N_KL = {"quick": 200, "reduced": 1000, "paper": 1000}[PROFILE]
 # the sweep's records (cached; missing tasks are trained first, all of them with RETRAIN)
 records = sec5.ensure_records(PROFILE, recompute=RETRAIN)
 print(f"Every table on this page was produced with the {PROFILE!r} profile:")
-print(pd.Series(get_profile(PROFILE).describe(), name=PROFILE).to_string())
+show(pd.Series(get_profile(PROFILE).describe(), name=PROFILE))
 
 # %% [markdown]
 # ## Figure 4: the two data sets
@@ -60,13 +61,13 @@ print(pd.Series(get_profile(PROFILE).describe(), name=PROFILE).to_string())
 # the curve passes near the origin three times. On Clusters, steep steps alternate with
 # flat ones. Both give multi-modal or skewed posteriors (Condition 1).
 
-# %%
+# %% tags=["hide-input"]
 fig4 = [sec5.fig4_data(name, n_points=N_PLOT, n_kl=N_KL, seed=SEED) for name in ("figure8", "clusters")]
 sec5.draw_fig4(fig4)
 plt.show()
-print(pd.DataFrame({"data set": [d["name"] for d in fig4],
+show(pd.DataFrame({"data set": [d["name"] for d in fig4],
                     "share of points with best-Gaussian KL > 0.1": [round(d["frac_kl_gt"], 3) for d in fig4]}
-                   ).to_string(index=False))
+                   ), index=False)
 
 # %% [markdown]
 # ## Table 2: learned vs true p(x)
@@ -78,18 +79,18 @@ print(pd.DataFrame({"data set": [d["name"] for d in fig4],
 # test set, as mean +- sd over data versions. The paper's numbers are a reference
 # column only; they are on a different scale.
 
-# %%
+# %% tags=["hide-input"]
 t2 = sec5.table2(PROFILE, selection="val_loss", records=records)
 csv_path = sec5.write_table2_csv(t2, PROFILE)
 print(f"profile {PROFILE}; selection: validation loss; written to results/{PROFILE}/{csv_path.name}")
 sec5.table2_display(t2)
 
-# %%
+# %% tags=["hide-input"]
 print("chosen settings per cell (setting x number of versions):")
-print(t2[["dataset", "method", "n_versions", "settings"]].to_string(index=False))
+show(t2[["dataset", "method", "n_versions", "settings"]], index=False)
 pv = sec5.table2_per_version(PROFILE, selection="val_loss", records=records)
 print("\nper data version (profile", PROFILE + "):")
-print(pv.pivot_table(index=["dataset", "version"], columns="method", values="knn_test").round(2).to_string())
+show(pv.pivot_table(index=["dataset", "version"], columns="method", values="knn_test"), digits=2)
 
 # %% [markdown]
 # ### Ordering and significance
@@ -102,17 +103,17 @@ print(pv.pivot_table(index=["dataset", "version"], columns="method", values="knn
 # that ignores the pairing. With 4 versions, the Mann-Whitney test cannot give p below
 # 1/70.
 
-# %%
+# %% tags=["hide-input"]
 orders = sec5.method_order(t2)
 paper_orders = sec5.method_order(sec5.paper_table2())
 tests = sec5.vae_vs_iwae(pv)
 print(f"profile {PROFILE}")
-print(pd.DataFrame({"ours": orders, "paper": paper_orders}).to_string())
+show(pd.DataFrame({"ours": orders, "paper": paper_orders}))
 print()
 gaps = sec5.order_gaps(t2)
-print(gaps.round(2).to_string(index=False))
+show(gaps, digits=2, index=False)
 print()
-print(tests.round(3).to_string())
+show(tests, digits=3)
 
 # %% [markdown]
 # ## Selection by the kNN statistic instead (App. D)
@@ -121,19 +122,19 @@ print(tests.round(3).to_string())
 # statistic. We do that with the statistic on the validation set, so the test set that
 # fills the table is never used for choosing.
 
-# %%
+# %% tags=["hide-input"]
 t2_knn = sec5.table2(PROFILE, selection="knn", records=records)
 pv_knn = sec5.table2_per_version(PROFILE, selection="knn", records=records)
 both = t2[["dataset", "method", "mean", "sd"]].merge(
     t2_knn[["dataset", "method", "mean", "sd", "settings"]], on=["dataset", "method"],
     suffixes=(" (val loss)", " (val kNN)"))
 print(f"profile {PROFILE}")
-print(both.round(2).to_string(index=False))
+show(both, digits=2, index=False)
 print()
-print(pd.DataFrame({"order, val-loss selection": orders,
-                    "order, val-kNN selection": sec5.method_order(t2_knn)}).to_string())
+show(pd.DataFrame({"order, val-loss selection": orders,
+                    "order, val-kNN selection": sec5.method_order(t2_knn)}))
 print()
-print(sec5.vae_vs_iwae(pv_knn).round(3).to_string())
+show(sec5.vae_vs_iwae(pv_knn), digits=3)
 
 # %% [markdown]
 # ## Ground-truth or random restart?
@@ -144,10 +145,10 @@ print(sec5.vae_vs_iwae(pv_knn).round(3).to_string())
 # ground-truth restart (negative: a random start reached a better objective than the
 # truth's neighbourhood).
 
-# %%
+# %% tags=["hide-input"]
 ic = sec5.init_counts(pv)
 print(f"profile {PROFILE}; chosen settings (validation-loss selection)")
-print(ic.round(3).to_string(index=False))
+show(ic, digits=3, index=False)
 
 # %% [markdown]
 # ## The mechanism (Eq. 3): MLEO up, PMO down
@@ -179,13 +180,13 @@ print(ic.round(3).to_string(index=False))
 # ELBO's global optimum lies away from the truth. The check applies to the ELBO, so only
 # the VAE columns count.
 
-# %%
+# %% tags=["hide-input"]
 mech_pv = sec5.mechanism_per_version(PROFILE, retrain=RETRAIN, records=records)
 mech = sec5.mechanism_table(mech_pv)
 print(f"profile {PROFILE}; test set of each version; mean over versions")
-print(mech.set_index(["dataset", "method"]).round(3).replace(-0.0, 0.0).T.to_string())
+show(mech.set_index(["dataset", "method"]).round(3).replace(-0.0, 0.0).T)
 
-# %%
+# %% tags=["hide-input"]
 check = mech_pv[mech_pv["point"] == "ground truth"]
 print("ground-truth start rebuilt as in the sweep: max |our encoder-fit loss - recorded| =",
       round(float((check["gt_fit_loss_ours"] - check["gt_fit_loss_record"]).abs().max()), 4)
@@ -201,7 +202,7 @@ print("encoders the grid cannot resolve (share of test points):",
 # meets only condition (2) and (d) Absolute-Value only condition (1); see
 # `appE_qualitative`. Each title gives the model's test kNN statistic.
 
-# %%
+# %% tags=["hide-input"]
 f5 = sec5.fig5_data(PROFILE, n=N_PLOT, seed=SEED, records=records)
 sec5.draw_fig5(f5)
 plt.show()
@@ -240,7 +241,7 @@ plt.show()
 #   versions the tests have little power. The statistic's definition also matters
 #   (README, Metrics).
 
-# %%
+# %% tags=["hide-input"]
 rows = []
 for ds in sec5.TABLE2_DATASETS:
     name = sec5.DATASET_NAMES[ds]

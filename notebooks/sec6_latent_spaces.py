@@ -20,16 +20,17 @@
 #    VAE of the Section-5 sweep learns a different f with unimodal posteriors and still
 #    matches p(x).
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 PROFILE = "reduced"
 SEED = 0
 RETRAIN = False
 
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from vaefail_core.tables import show
 from vaefail_core import sec6_8
 from vaefail_core.profiles import page_setup
 
@@ -45,15 +46,15 @@ prof = page_setup(PROFILE, SEED, keys=())
 # diagonal Lambda; keeping p(x) unchanged forces Lambda = S^2 + sigma^2 I, which gives
 # this same R.)
 
-# %%
+# %% tags=["hide-input"]
 print("A  =", sec6_8.LINEAR_A.tolist())
 Ap, R = sec6_8.rotated_decoder(sec6_8.LINEAR_A)
 print("A' =", np.round(Ap, 4).tolist())
 print("R  =", np.round(R, 4).tolist(), " (orthogonal:", bool(np.allclose(R.T @ R, np.eye(2))), ")")
 lin = sec6_8.linear_example()
-print(lin.round(4).abs().to_string())   # abs: MLEO is 0 up to 1e-16
+show(lin.round(4).abs())   # abs: MLEO is 0 up to 1e-16
 
-# %%
+# %% tags=["hide-input"]
 scan = sec6_8.rotation_scan()
 plt.figure(figsize=(5, 3))
 plt.plot(scan["theta"], scan["PMO"], label="PMO (nats)")
@@ -75,7 +76,7 @@ print("PMO over rotations: min", round(float(scan["PMO"].min()), 6), "max", roun
 # 2000-sample draws against the test set (lower is better; stored in the sweep records),
 # and the MLEO of the learned model by quadrature.
 
-# %%
+# %% tags=["hide-input"]
 try:
     av = sec6_8.absolute_value_analysis(PROFILE, version=0, n=500, seed=SEED)
 except FileNotFoundError as err:
@@ -87,12 +88,12 @@ if av is not None:
     kl_tab = pd.DataFrame({"mean KL": [av["kl_true"].mean(), av["kl_model"].mean()],
                            "share KL > 0.1": [(av["kl_true"] > 0.1).mean(), (av["kl_model"] > 0.1).mean()]},
                           index=["true f (bimodal)", "learned f"])
-    print(kl_tab.round(3).to_string())
+    show(kl_tab, digits=3)
     print("MLEO of the learned model (nats):", round(av["mleo"], 3))
     print("smooth kNN statistic (test, lower is better):",
           {k: round(v, 2) for k, v in av["knn"].items() if v is not None})
 
-# %%
+# %% tags=["hide-input"]
 if av is not None:
     fig, ax = plt.subplots(1, 4, figsize=(16, 3.5))
     z = av["z"]
@@ -118,7 +119,7 @@ if av is not None:
 # %% [markdown]
 # ## Summary
 
-# %%
+# %% tags=["hide-input"]
 rows = [{"claim": "linear: rotated A' has the same p(x)", "paper": "yes (MLEO 0)",
          "ours": f"MLEO {abs(lin.iloc[1, 0]):.4f}", "verdict": "agrees"},
         {"claim": "linear: the ELBO prefers A' (posterior uncorrelated)", "paper": "yes",
@@ -137,4 +138,4 @@ if av is not None:
                       + ", ".join(f"{v:.2f}" for v in knn_i),
               "verdict": "see numbers (quick profile: 5 epochs, not converged)" if PROFILE == "quick"
               else ("agrees" if av["mleo"] < 0.1 else "differs")}]
-print(pd.DataFrame(rows).set_index("claim").to_string())
+show(pd.DataFrame(rows).set_index("claim"))

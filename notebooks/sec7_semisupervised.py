@@ -33,17 +33,18 @@
 # is better; see the App. D page): the paper's values are on another scale, so verdicts
 # compare orderings.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 PROFILE = "reduced"
 SEED = 0
 RETRAIN = False
 TRAIN_MISSING = False  # True: train the tasks that are not in the cache yet (long)
 
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from vaefail_core.tables import show
 from vaefail_core import data, experiments, m2, sec7
 from vaefail_core.profiles import page_setup
 from vaefail_core.sweep import load_selected
@@ -54,7 +55,7 @@ print("alpha:", list(prof.ss_alpha), " gamma:", list(prof.ss_gamma), " labelled 
 if PROFILE == "reduced":
     print("Section 7 under 'reduced':", sec7.SEC7_REDUCED)
 
-# %%
+# %% tags=["hide-input"]
 records = experiments.page_records("section7", PROFILE, TRAIN_MISSING, RETRAIN)
 frame = sec7.records_table(records)
 
@@ -66,7 +67,7 @@ frame = sec7.records_table(records)
 # posterior given the label, p(z | x, y). The labelled posteriors are close to Gaussian;
 # the unlabelled ones are not, because two cohorts share the manifold.
 
-# %%
+# %% tags=["hide-input"]
 rows = []
 for ds in sec7.SEC7_DATASETS:
     truth = data.get(ds)
@@ -76,7 +77,7 @@ for ds in sec7.SEC7_DATASETS:
     rows.append({"data set": ds, "unlabelled: share KL > 0.1": np.mean(kl_u > 0.1),
                  "unlabelled: mean KL": kl_u.mean(), "labelled: share KL > 0.1": np.mean(kl_l > 0.1),
                  "labelled: mean KL": kl_l.mean()})
-print(pd.DataFrame(rows).set_index("data set").round(3).to_string())
+show(pd.DataFrame(rows).set_index("data set"), digits=3)
 
 # %% [markdown]
 # ## Table 3: learned vs true p(x)
@@ -87,11 +88,11 @@ print(pd.DataFrame(rows).set_index("data set").round(3).to_string())
 # versions. "VAE (x only)" is an unsupervised VAE trained on x alone (reference for
 # App. H's remark that p(x) by itself is easy).
 
-# %%
+# %% tags=["hide-input"]
 t3 = sec7.table3(frame)
 sec7.write_table_csv(t3, "table3", PROFILE)
 print(f"Table 3 ({PROFILE}); 'paper' is the paper's Table 3, for reference:")
-print(sec7.display(t3, "table3").to_string())
+show(sec7.display(t3, "table3"))
 
 # %% [markdown]
 # ## Table 4: learned vs true p(x | y)
@@ -99,11 +100,11 @@ print(sec7.display(t3, "table3").to_string())
 # Same chosen models; each cohort of the model, p_theta(x | y) with y fixed, against
 # fresh samples of the true p(x | y): y = 0, 1 (discrete) and y = -3.5, 3.5 (continuous).
 
-# %%
+# %% tags=["hide-input"]
 t4 = sec7.table4(frame)
 sec7.write_table_csv(t4, "table4", PROFILE)
 print(f"Table 4 ({PROFILE}); 'paper' is the paper's Table 4, for reference:")
-print(sec7.display(t4, "table4").to_string())
+show(sec7.display(t4, "table4"))
 
 # %% [markdown]
 # ## Functional collapse, measured directly
@@ -114,10 +115,10 @@ print(sec7.display(t4, "table4").to_string())
 # cohorts (large: the cohorts differ; near 0: p(x | y_1) = p(x | y_2)), beside the
 # truth's. *Predictive*: accuracy of q(y | x) (discrete) or RMSE of its mean (continuous).
 
-# %%
+# %% tags=["hide-input"]
 coll = sec7.collapse_table(frame)
 print(f"models chosen for Tables 3-4 ({PROFILE}):")
-print(coll.round(3).to_string())
+show(coll, digits=3)
 
 # %% [markdown]
 # Is the collapse an optimum of the objective or a trap of training? Every restart that
@@ -125,8 +126,8 @@ print(coll.round(3).to_string())
 # surrogate of the true f). Below: where all trained restarts end, by how they started
 # (mean, sd and count over versions, alpha and the method's own settings).
 
-# %%
-print(sec7.collapse_by_start(records).round(3).to_string())
+# %% tags=["hide-input"]
+show(sec7.collapse_by_start(records), digits=3)
 
 # %% [markdown]
 # ## The trade-offs (App. E.3)
@@ -136,11 +137,11 @@ print(sec7.collapse_by_start(records).round(3).to_string())
 # (mean kNN of the two cohorts), one point per (alpha, gamma), lines join the gamma values
 # of one alpha. Right: prediction against collapse, one point per (alpha, gamma).
 
-# %%
+# %% tags=["hide-input"]
 tr = sec7.tradeoff_frame(frame)
-print(tr.round(3).to_string(index=False))
+show(tr, digits=3, index=False)
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(2, 2, figsize=(10, 8))
 for i, ds in enumerate(sec7.SEC7_DATASETS):
     for j, meth in enumerate(("VAE", "IWAE", "LIN")):
@@ -177,7 +178,7 @@ plt.show()
 # and VAE columns of the discrete figure; Figures 17, 18, 19 are its VAE, LIN and IWAE
 # columns, and Figures 20, 21, 22 the same columns of the continuous figure.
 
-# %%
+# %% tags=["hide-input"]
 fig_info = {}
 for ds, figs in (("semicircle_discrete", "Figures 6, 17-19"), ("semicircle_continuous", "Figures 20-22")):
     marks = sec7.figure_marks(ds)
@@ -200,7 +201,7 @@ for ds, figs in (("semicircle_discrete", "Figures 6, 17-19"), ("semicircle_conti
 # Verdicts compare orderings (our statistic is a z-score; the paper's is on another
 # scale). Differences are discussed below the table.
 
-# %%
+# %% tags=["hide-input"]
 def cell(t, ds, meth, cohort=None):
     g = t[(t["dataset"] == ds) & (t["method"] == meth)]
     if cohort is not None:
@@ -274,7 +275,7 @@ summary = pd.DataFrame(out).set_index("claim")
 if PROFILE == "quick":
     summary["verdict"] = summary["verdict"] + " [quick profile: smoke test only]"
 print(f"profile: {PROFILE}")
-print(summary.to_string())
+show(summary)
 
 # %% [markdown]
 # ## What differs from the paper, and why we think so

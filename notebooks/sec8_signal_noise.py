@@ -28,24 +28,25 @@
 # `results/<profile>/`; this notebook summarises the records and writes
 # `results/<profile>/noise.csv` and `results/<profile>/table1.csv`.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 PROFILE = "reduced"
 SEED = 0
 RETRAIN = False
 TRAIN_MISSING = False  # True: train the tasks that are not in the cache yet (long)
 
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from vaefail_core.tables import show
 from vaefail_core import data, evaluate, experiments, plots, sec6_8
 from vaefail_core.profiles import PAGE_KEYS, page_setup
 from vaefail_core.sweep import load_selected
 
 prof = page_setup(PROFILE, SEED, PAGE_KEYS + ("IWAE S",))
 
-# %%
+# %% tags=["hide-input"]
 records = experiments.page_records("section8", PROFILE, TRAIN_MISSING, RETRAIN)
 
 # %% [markdown]
@@ -56,17 +57,17 @@ records = experiments.page_records("section8", PROFILE, TRAIN_MISSING, RETRAIN)
 # (`selected.noise_eq9` of the record); learned: sigma^2 per dimension trained jointly.
 # Both are averaged over the two data dimensions.
 
-# %%
+# %% tags=["hide-input"]
 case_a = sec6_8.case_a_table(records)
-print(case_a.round(4).to_string(index=False))
+show(case_a, digits=4, index=False)
 noise_csv = sec6_8.write_noise_csv(case_a, PROFILE)
 noise = pd.read_csv(noise_csv)
 noise["paper mean"] = [sec6_8.PAPER_CASE_A[e][0] for e in noise["experiment"]]
 noise["paper sd"] = [sec6_8.PAPER_CASE_A[e][1] for e in noise["experiment"]]
 print(f"\nnoise.csv ({PROFILE}; sd over data versions):")
-print(noise.round(4).to_string(index=False))
+show(noise, digits=4, index=False)
 
-# %%
+# %% tags=["hide-input"]
 rec_l = next(r for r in records if r["config"]["task"]["dataset"] == "spiral_dots"
              and r["config"]["task"]["learn_noise"] and r["config"]["task"]["version"] == 0)
 m_l = load_selected(rec_l)
@@ -102,23 +103,23 @@ plt.show()
 # learned model, i.e. how hard its posteriors are for an MFG, for any K). K = 1 restarts
 # start at the ground truth as the profile prescribes; K = 2, 3 start randomly.
 
-# %%
+# %% tags=["hide-input"]
 t1 = sec6_8.table1_frame(records, PROFILE)
 summ = sec6_8.table1_summary(t1)
 t1_csv = sec6_8.write_table1_csv(summ, PROFILE)
 wide = summ.assign(val=[f"{m:.3f} +- {s:.3f}" for m, s in zip(summ["mean"], summ["sd"])]).pivot_table(
     index=["dataset", "metric", "method"], columns="K", values="val", aggfunc="first")
 print(f"Table 1, ours ({PROFILE}; {t1['version'].nunique()} data versions):")
-print(wide.to_string())
+show(wide)
 
-# %%
+# %% tags=["hide-input"]
 ref = sec6_8.PAPER_TABLE1.assign(val=[f"{m:.3f} +- {s:.3f}" for m, s in
                                       zip(sec6_8.PAPER_TABLE1["mean"], sec6_8.PAPER_TABLE1["sd"])])
 print("Table 1, the paper's numbers (reference only; 5 versions x 10 restarts):")
-print(ref.pivot_table(index=["dataset", "metric", "method"], columns="K", values="val",
-                      aggfunc="first").to_string())
+show(ref.pivot_table(index=["dataset", "metric", "method"], columns="K", values="val",
+                      aggfunc="first"))
 
-# %%
+# %% tags=["hide-input"]
 def best_k(df, method, metric):
     sub = df[(df["method"] == method) & (df["metric"] == metric)]
     return {ds: int(g.loc[g["mean"].idxmin(), "K"]) for ds, g in sub.groupby("dataset", sort=False)}
@@ -131,7 +132,7 @@ pref = pd.DataFrame({
        for m in summ["method"].unique() if m.startswith("iwae")},
     "paper (IWAE)": best_k(sec6_8.PAPER_TABLE1, "iwae", "neg_elbo"),
 })
-print(pref.to_string())
+show(pref)
 print("(the paper prints K = 3 in bold for Figure-8 although its K = 2 entry is lower; we take the minimum)")
 
 # %% [markdown]
@@ -154,7 +155,7 @@ print("(the paper prints K = 3 in bold for Figure-8 although its K = 2 entry is 
 # encoder mean over x above 0.01, Burda et al. 2016). First the version-averaged ELBO gap of
 # the Table-1 records (all test points, 500 importance samples) and the learned sigma^2:
 
-# %%
+# %% tags=["hide-input"]
 fig, ax = plt.subplots(1, 2, figsize=(10, 3.3))
 for i, ds in enumerate(sec6_8.CASE_B_DATASETS):
     for metric, a in (("elbo_gap", ax[0]), ("noise_var", ax[1])):
@@ -170,7 +171,7 @@ for a in ax:
 plt.tight_layout()
 plt.show()
 
-# %%
+# %% tags=["hide-input"]
 N_POST, S_POST = (100, 200) if PROFILE == "quick" else (300, 1000)
 post_v0, post_all = {}, {}
 for ds in sec6_8.CASE_B_DATASETS:
@@ -178,7 +179,7 @@ for ds in sec6_8.CASE_B_DATASETS:
     post_all[ds] = sec6_8.posterior_simplicity_versions(records, PROFILE, ds, n=N_POST, n_samples=S_POST)[1]
     tab, det = post_v0[ds]
     print(f"{ds}, version 0, {N_POST} test points ({PROFILE}); KL in nats:")
-    print(tab.drop(columns=["K"]).round(3).to_string())
+    show(tab.drop(columns=["K"]), digits=3)
     check = {K: (float(np.mean(det[K]["grid"]["log_px"] - det[K]["gap"]["log_px_is"])),
                  float(np.corrcoef(det[K]["grid"]["kl_q"], det[K]["gap"]["gap_is"])[0, 1]))
              for K in (1, 2) if K in det}
@@ -186,9 +187,9 @@ for ds in sec6_8.CASE_B_DATASETS:
           {f"K = {K}": (round(d, 3), round(c, 2)) for K, (d, c) in check.items()})
     pa = post_all[ds]
     print(f"over data versions ({pa['versions'].iloc[0]}), mean (sd):")
-    print(pd.DataFrame({c: [f"{m:.3f} ({sd:.3f})" for m, sd in zip(pa[c], pa[c + " sd"])]
+    show(pd.DataFrame({c: [f"{m:.3f} ({sd:.3f})" for m, sd in zip(pa[c], pa[c + " sd"])]
                         for c in ("sigma2", "active units", "KL(q||p) mean", "KL(q||p) median")},
-                       index=pa.index).to_string())
+                       index=pa.index))
     print()
 
 # %% [markdown]
@@ -198,7 +199,7 @@ for ds in sec6_8.CASE_B_DATASETS:
 # with its encoder's Gaussian (red ellipses: 1 and 2 sd); right, the per-point KL(q || p) of
 # every K (K = 1, 2 by quadrature, K = 3 by importance sampling).
 
-# %%
+# %% tags=["hide-input"]
 for ds, fig_no in (("clusters_5d", 23), ("figure8_5d", 24)):
     tab, det = post_v0[ds]
     if 1 not in det or 2 not in det:
@@ -246,7 +247,7 @@ for ds, fig_no in (("clusters_5d", 23), ("figure8_5d", 24)):
 # 7b's failure is a share near 1). Only 2-D slices are plotted (x1, x2 of the embedding
 # are f(z) itself, footnote 3).
 
-# %%
+# %% tags=["hide-input"]
 x_f = data.splits("figure8_5d", 0, n_train=10, n_val=10, n_test=300)["test"].x
 projectors = {"ground truth (K = 1)": lambda a: sec6_8.ground_truth_projection("figure8_5d", a)}
 for r in records:
@@ -256,9 +257,9 @@ for r in records:
             load_selected(r))
 proj = sec6_8.projection_defence(projectors, x_f, radius=0.5, seed=SEED)
 print(f"Appendix F ({PROFILE}, figure8_5d v0):")
-print(proj.round(4).to_string())
+show(proj, digits=4)
 
-# %%
+# %% tags=["hide-input"]
 fig, ax = plt.subplots(1, len(projectors), figsize=(3.2 * len(projectors), 3.2), sharex=True, sharey=True)
 for a, (lab, P) in zip(ax, projectors.items()):
     px = P(x_f)
@@ -303,20 +304,20 @@ plt.show()
 # How far past the boundary the attack goes matters, because the attacked point sits right
 # at the boundary; we repeat everything for overshoots of 1 %, 3 %, 10 % and 30 %.
 
-# %%
+# %% tags=["hide-input"]
 curve, appf_full = sec6_8.appf_overshoot_curve(records, PROFILE)
 appf_per, appf_summ, appf_v0 = appf_full[sec6_8.APPF_OVERSHOOT]
 cols = ["survival", "valid attacks", "survival (valid)", "clean error", "kept", "dist before", "dist after"]
 print(f"Appendix F ({PROFILE}, figure8_5d, {int(appf_summ['versions'].iloc[0])} data versions, "
       f"overshoot {sec6_8.APPF_OVERSHOOT:.0%}); mean (sd) over versions:")
-print(pd.DataFrame({c: [f"{m:.3f} ({s:.3f})" for m, s in zip(appf_summ[c], appf_summ[c + " sd"])]
-                    for c in cols}, index=appf_summ.index).to_string())
+show(pd.DataFrame({c: [f"{m:.3f} ({s:.3f})" for m, s in zip(appf_summ[c], appf_summ[c + " sd"])]
+                    for c in cols}, index=appf_summ.index))
 print(f"classifier test accuracy {appf_summ['test accuracy'].iloc[0]:.3f}; median attack norm "
       f"{appf_summ['attack norm'].iloc[0]:.3f}; share of the attack off the plane of the manifold "
       f"{appf_summ['attack off-plane'].iloc[0]:.3f}")
 print("\nsurvival among valid attacks by overshoot (mean over versions):")
-print(curve.pivot(index="defence", columns="overshoot", values="survival (valid)")
-      .loc[appf_summ.index].round(3).to_string())
+show(curve.pivot(index="defence", columns="overshoot", values="survival (valid)")
+      .loc[appf_summ.index], digits=3)
 print("share of valid attacks by overshoot:",
       {f"{o:.0%}": round(float(v), 3) for o, v in curve.groupby("overshoot")["valid attacks"].first().items()})
 
@@ -328,7 +329,7 @@ print("share of valid attacks by overshoot:",
 # appear on either side of it. The grey cloud is the learned manifold, f(z) for z from the
 # prior: a curve for K = 1, a two-dimensional sheet for K = 2, 3.
 
-# %%
+# %% tags=["hide-input"]
 truth8 = data.get(sec6_8.APPF_DATASET)
 zz = np.linspace(-3, 3, 400)[:, None]
 f_true8 = truth8.f(zz)
@@ -358,7 +359,7 @@ plt.suptitle("Figure 7: clean point (star), attack (red), projection (black; end
 plt.tight_layout()
 plt.show()
 
-# %%
+# %% tags=["hide-input"]
 fig, ax = plt.subplots(1, 2, figsize=(11, 3.6))
 pos = np.arange(len(appf_summ))
 for j, (c, lab) in enumerate((("survival", "all attacks"), ("survival (valid)", "valid attacks"))):
@@ -396,7 +397,7 @@ plt.show()
 # %% [markdown]
 # ## Summary
 
-# %%
+# %% tags=["hide-input"]
 nm = noise.set_index("experiment")
 g = lambda ds, met, K, m="vae": float(summ[(summ.dataset == ds) & (summ.method == m) & (summ.metric == met)
                                             & (summ.K == K)]["mean"].iloc[0])
@@ -456,7 +457,7 @@ summary = pd.DataFrame(out).set_index("claim")
 if PROFILE == "quick":
     summary["verdict"] = summary["verdict"] + " [quick profile: smoke test only]"
 print(f"profile: {PROFILE}")
-print(summary.to_string())
+show(summary)
 
 # %% [markdown]
 # ## Where we differ from the paper, and what we think causes it

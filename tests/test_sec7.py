@@ -78,3 +78,17 @@ def test_quick_sweep_end_to_end(tmp_path, monkeypatch):
     assert coll.loc[("semicircle_discrete", "ground truth"), "cohort separation"] > 3
     rec = sec7.chosen_record(recs, fr, "semicircle_discrete", "IWAE")
     assert rec["config"]["task"]["method"] == "iwae"
+
+
+def test_semicircle_angle_stays_in_the_panel():
+    """A curve along the upper semi-circle reads 0-180 degrees even when np.unwrap starts
+    it on the far side of atan2's branch cut (the LIN column of Figs. 17-19 was drawn at
+    -365 to -174 degrees, outside the panel's -30..210)."""
+    t = np.radians(np.linspace(5.0, 174.0, 200))
+    fv = np.c_[np.cos(t), np.sin(t)]
+    np.testing.assert_allclose(sec7.semicircle_angle(fv), np.degrees(t), atol=1e-9)
+    shifted = np.degrees(t) - 360.0        # what a start just below -180 used to give
+    jump = np.c_[np.cos(np.radians(shifted)), np.sin(np.radians(shifted))]
+    jump[0] = [np.cos(np.radians(-181.0)), np.sin(np.radians(-181.0))]
+    ang = sec7.semicircle_angle(jump)
+    assert -30 <= np.median(ang) <= 210 and ang[1:].min() > 0

@@ -86,7 +86,7 @@ def fig2_analysis(n: int = 1000, seed: int = 0, kl_threshold: float = 0.1):
     MLEO. Returns (table, curves) where curves holds the grids for plotting."""
     z = posterior.z_grid(-0.5, 1.5, 1001)
     log_prior = toy.uniform_log_prior(z)
-    x_grid = torch.linspace(-0.6, 1.5, 421)[:, None]
+    x_grid = posterior.z_grid(-0.6, 1.5, 421).float()[:, None]
     g = torch.Generator().manual_seed(seed)
     u = torch.rand(n, generator=g, dtype=torch.float64)
     noise = np.sqrt(toy.FIG2_NOISE_VAR) * torch.randn(n, generator=g, dtype=torch.float64)
@@ -111,7 +111,7 @@ def fig2_analysis(n: int = 1000, seed: int = 0, kl_threshold: float = 0.1):
 def joint_and_posteriors(f, noise_var: float, x_marks, z=None, log_prior=None, x_grid=None):
     """Joint density p(x, z) on an (x, z) grid for a scalar x, and posteriors at x_marks."""
     z = posterior.z_grid(-3.5, 3.5, 1401) if z is None else z
-    x_grid = torch.linspace(-4.5, 3.5, 321)[:, None] if x_grid is None else x_grid
+    x_grid = posterior.z_grid(-4.5, 3.5, 321).float()[:, None] if x_grid is None else x_grid
     f_vals = f(z)[:, None]
     joint = posterior.log_joint_grid(f_vals, x_grid, noise_var, z, log_prior).exp()
     marks = torch.as_tensor(np.asarray(x_marks, dtype=float))[:, None]

@@ -29,10 +29,15 @@ def _t(a) -> torch.Tensor:
 
 
 def z_grid(lo: float = -6.0, hi: float = 6.0, n: int = 1201) -> torch.Tensor:
-    """A uniform grid for a scalar latent (default covers +-6 prior standard deviations)."""
+    """A uniform grid for a scalar latent (default covers +-6 prior standard deviations).
+
+    Built by numpy (``lo + i * step``, one rounding per point) rather than
+    ``torch.linspace``, whose vectorised kernels use fused multiply-adds on some CPUs
+    and not on others: a grid point that should sit exactly on a step of f (an integer
+    for floor(z)) would then fall on either side of it depending on the machine."""
     if not hi > lo or n < 3:
         raise ValueError(f"need hi > lo and n >= 3, got lo={lo}, hi={hi}, n={n}")
-    return torch.linspace(lo, hi, n, dtype=_DTYPE)
+    return torch.from_numpy(np.linspace(lo, hi, n, dtype=np.float64)).to(_DTYPE)
 
 
 def _trapezoid_log_weights(z: torch.Tensor) -> torch.Tensor:
@@ -154,11 +159,10 @@ def best_gaussian_kl(z, post, n_mu: int = 97, n_sd: int = 24, refine: int = 4, c
     w = _trapezoid_log_weights(z).exp()
     # level 0: one lattice shared by all rows -> a single matrix product
     MU0, LSD0 = [a.reshape(-1) for a in torch.meshgrid(
-        torch.linspace(mu_lo, mu_hi, n_mu, dtype=_DTYPE),
-        torch.linspace(lsd_lo, lsd_hi, n_sd, dtype=_DTYPE), indexing="ij")]
+        z_grid(mu_lo, mu_hi, n_mu), z_grid(lsd_lo, lsd_hi, n_sd), indexing="ij")]
     Qw0 = _gauss_on_grid(z, MU0, LSD0.exp()) * w
     ent0 = 0.5 * torch.log(2 * math.pi * math.e * torch.exp(2 * LSD0))
-    k = torch.linspace(-1.0, 1.0, 7, dtype=_DTYPE)
+    k = z_grid(-1.0, 1.0, 7)
     out = []
     for i in range(0, post.shape[0], chunk):
         log_p = torch.log(post[i : i + chunk]).clamp_min(_LOG_FLOOR)

@@ -345,6 +345,16 @@ def figure_data(model, dataset: str, marks, n: int = 2000, seed: int = 0) -> dic
             "post": m2.posterior_unlabelled(model, marks)}
 
 
+
+def semicircle_angle(fv: np.ndarray) -> np.ndarray:
+    """The angle of points ``fv`` [G, 2] along the circle, in degrees, continuous in the
+    order given (``np.unwrap``) and shifted by whole turns so that its median lies in
+    [-90, 270): the upper semi-circle reads 0-180 whatever side of the branch cut of
+    atan2 the first point falls on (a curve that starts just below -180 degrees would
+    otherwise be drawn a full turn lower, outside the panel)."""
+    ang = np.degrees(np.unwrap(np.arctan2(fv[:, 1], fv[:, 0])))
+    return ang - 360.0 * np.floor((np.median(ang) + 90.0) / 360.0)
+
 def plot_columns(columns: dict, marks, suptitle: str | None = None):
     """Figures 6 / 17-22 as one grid: a column per model (``columns``: title ->
     ``figure_data``), rows (a) p(x), (b) f(z, y) per label (colour = label, line style
@@ -362,7 +372,7 @@ def plot_columns(columns: dict, marks, suptitle: str | None = None):
         plot_density(a[0], fd["px"], kind="hist", bins=90, extent=lim)
         a[0].set_title(f"{title}\n(a) p(x)", fontsize=9)
         for i, (v, fv) in enumerate(fd["f"].items()):    # both cohorts share the semi-circle:
-            a[1].plot(fd["z"], np.degrees(np.unwrap(np.arctan2(fv[:, 1], fv[:, 0]))), lw=2, color=f"C{i}",
+            a[1].plot(fd["z"], semicircle_angle(fv), lw=2, color=f"C{i}",
                       label=f"y = {v:g}")              # draw where along it f(z, y) lies
         a[1].set_title("(b) f(z, y): angle on the circle", fontsize=9)
         a[1].set_xlabel("z")
