@@ -11,7 +11,10 @@
 * ``plot_posterior_2d``    a posterior on a 2-D latent grid with the encoder's Gaussian
                            (Figs. 23-24);
 * ``plot_line``            a line ``w . x + b = 0`` (a linear classifier's boundary, Fig. 7);
-* ``plot_attack``          clean point, attack and projection arrows (Fig. 7).
+* ``plot_attack``          clean point, attack and projection arrows (Fig. 7);
+* ``empty_axes``           labels of the panels of a figure that show no data in view;
+* ``install_empty_panel_check``  under IPython, print ``EMPTY PANEL: ...`` to stderr
+                           for each figure with such panels (read by tools/check_book.py).
 
 All functions draw on a given ``Axes`` and return what they drew; they never call
 ``plt.show()``. Only the first two coordinates of x and f are drawn.
@@ -204,3 +207,231 @@ def plot_attack(ax, clean, attacked, projected, defended=None, size: float = 160
         ax.arrow(*ai, *(pi - ai), color="k", **arrow)
     col = "0.3" if defended is None else np.where(_np(defended).astype(bool), "tab:green", "tab:red")
     return ax.scatter(p[:, 0], p[:, 1], s=40, c=col, edgecolors="k", zorder=7)
+
+
+# --------------------------------------------------------------------------------------
+# Empty-panel check: which Axes of a figure show no data inside their view limits.
+# --------------------------------------------------------------------------------------
+
+__all__ += ["empty_axes", "install_empty_panel_check"]
+
+
+def _finite_rows(xy) -> np.ndarray:
+    xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+    return xy[np.isfinite(xy).all(axis=1)]
+
+
+def _points_inside(xy, box) -> bool:
+    """Any finite display point of ``xy`` [n, 2] inside ``box`` = (x0, y0, x1, y1)."""
+    xy = _finite_rows(xy)
+    x0, y0, x1, y1 = box
+    return bool(((xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1)).any())
+
+
+def _polyline_crosses(xy, box) -> bool:
+    """Any segment between consecutive finite points of the polyline ``xy`` [n, 2]
+    (display coordinates; NaN rows break it) meets ``box`` (Liang-Barsky clipping)."""
+    xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+    if _points_inside(xy, box):
+        return True
+    if len(xy) < 2:
+        return False
+    p, q = xy[:-1], xy[1:]
+    ok = np.isfinite(p).all(1) & np.isfinite(q).all(1)
+    p, q = p[ok], q[ok]
+    if not len(p):
+        return False
+    x0, y0, x1, y1 = box
+    d = q - p
+    t0, t1 = np.zeros(len(p)), np.ones(len(p))
+    keep = np.ones(len(p), bool)
+    for pk, qk in ((-d[:, 0], p[:, 0] - x0), (d[:, 0], x1 - p[:, 0]),
+                   (-d[:, 1], p[:, 1] - y0), (d[:, 1], y1 - p[:, 1])):
+        par = pk == 0
+        keep &= ~(par & (qk < 0))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = np.where(par, 0.0, qk / np.where(par, 1.0, pk))
+        t0 = np.where(~par & (pk < 0), np.maximum(t0, r), t0)
+        t1 = np.where(~par & (pk > 0), np.minimum(t1, r), t1)
+    return bool((keep & (t0 <= t1)).any())
+
+
+def _extent_overlaps(xy, box) -> bool:
+    """The bounding box of the finite points ``xy`` overlaps ``box`` with positive area
+    (a zero-height bar or a zero-width polygon draws nothing)."""
+    xy = _finite_rows(xy)
+    if not len(xy):
+        return False
+    lo, hi = xy.min(0), xy.max(0)
+    x0, y0, x1, y1 = box
+    return bool(max(lo[0], x0) < min(hi[0], x1) and max(lo[1], y0) < min(hi[1], y1))
+
+
+def _is_reference_mark(artist, ax) -> bool:
+    """axhline / axvline / axhspan / axvspan: drawn in a transform that spans the whole
+    axes in one direction. They mark a reference value and are not data."""
+    tr = artist.get_transform()
+    spans = [ax.get_xaxis_transform(which=w) for w in ("grid", "tick1", "tick2")]
+    spans += [ax.get_yaxis_transform(which=w) for w in ("grid", "tick1", "tick2")]
+    return any(tr is s or tr == s for s in spans)
+
+
+def _axes_has_data(ax) -> bool:
+    from matplotlib.collections import LineCollection as _LC, QuadMesh
+
+    artists = [a for group in (ax.lines, ax.collections, ax.images, ax.patches)
+               for a in group if a.get_visible()]
+    if ax.name != "rectilinear":      # polar / 3-D: no clipping test, anything drawn counts
+        return bool(artists)
+    ax.get_xlim(), ax.get_ylim()     # resolve pending autoscaling before using transData
+    b = ax.bbox
+    box = (min(b.x0, b.x1), min(b.y0, b.y1), max(b.x0, b.x1), max(b.y0, b.y1))
+
+    for line in ax.lines:
+        if not line.get_visible() or _is_reference_mark(line, ax):
+            continue
+        xy = line.get_transform().transform(np.asarray(line.get_xydata(), float).reshape(-1, 2))
+        if line.get_linestyle() in ("None", "none", "", " "):
+            if _points_inside(xy, box):
+                return True
+        elif _polyline_crosses(xy, box):
+            return True
+
+    for coll in ax.collections:
+        if not coll.get_visible() or _is_reference_mark(coll, ax):
+            continue
+        tr = coll.get_transform()
+        if isinstance(coll, QuadMesh):
+            if _extent_overlaps(tr.transform(coll.get_coordinates().reshape(-1, 2)), box):
+                return True
+        elif isinstance(coll, _LC):
+            if any(_polyline_crosses(tr.transform(np.asarray(s, float).reshape(-1, 2)), box)
+                   for s in coll.get_segments() if len(s)):
+                return True
+        elif getattr(coll, "_offsets", None) is not None:
+            # scatter / hexbin: markers placed at offsets; the marker centre must be inside
+            offs = np.asarray(coll.get_offsets(), float).reshape(-1, 2)
+            if len(offs) and _points_inside(coll.get_offset_transform().transform(offs), box):
+                return True
+        else:
+            # PolyCollection (fill_between, pcolor, violins), contour sets, patch collections
+            for path in coll.get_paths():
+                if len(path.vertices) and _extent_overlaps(tr.transform(path.vertices), box):
+                    return True
+
+    for im in ax.images:
+        if not im.get_visible():
+            continue
+        arr = im.get_array()
+        if arr is not None and np.ma.getmaskarray(arr).all():
+            continue
+        x0, x1, y0, y1 = im.get_extent()
+        if _extent_overlaps(im.get_transform().transform([[x0, y0], [x1, y1]]), box):
+            return True
+
+    for patch in ax.patches:
+        if not patch.get_visible() or _is_reference_mark(patch, ax):
+            continue
+        verts = patch.get_path().vertices
+        if len(verts) and _extent_overlaps(patch.get_transform().transform(verts), box):
+            return True
+    return False
+
+
+def _axes_label(fig, ax, i: int, n: int) -> str:
+    sup = fig.get_suptitle() if hasattr(fig, "get_suptitle") else (
+        fig._suptitle.get_text() if getattr(fig, "_suptitle", None) else "")
+    title = next((t for t in (ax.get_title(loc) for loc in ("center", "left", "right")) if t), "")
+    name = title or f"axes {i + 1} of {n}"
+    return f"{sup}: {name}" if sup else name
+
+
+def empty_axes(fig) -> list[str]:
+    """Labels of the Axes of ``fig`` that show no data inside their view limits.
+
+    Data are lines (a finite point inside xlim/ylim, or a segment crossing the view),
+    collections (scatter offsets, filled polygons such as fill_between / pcolor /
+    contourf, QuadMesh, LineCollection segments), images (extent overlapping the view,
+    not entirely masked) and patches (bars, histograms: an extent overlapping the view
+    with positive area). axhline/axvline/axhspan/axvspan are reference marks, not data;
+    text is not data. Axes that are switched off (``ax.axison`` False, e.g. legend or
+    blank slots), invisible, or colorbars are not checked.
+
+    A label is ``"<suptitle>: <axes title>"``, with ``"axes i of n"`` (1-based, in
+    ``fig.get_axes()`` order) when the axes has no title. The limits used are those
+    current now: after a draw (aspect and layout applied) they are the drawn ones."""
+    axes = fig.get_axes()
+    out = []
+    for i, ax in enumerate(axes):
+        if not ax.get_visible() or not ax.axison:
+            continue
+        if getattr(ax, "_colorbar", None) is not None or ax.get_label() == "<colorbar>":
+            continue
+        if not _axes_has_data(ax):
+            out.append(_axes_label(fig, ax, i, len(axes)))
+    return out
+
+
+_EMPTY_HOOK = "vaefail_core.plots:_watch_figure"
+
+
+def _report_empty(fig) -> None:
+    """Print ``EMPTY PANEL: <labels>`` to stderr once per figure and set of labels."""
+    import sys
+    try:
+        labels = tuple(empty_axes(fig))
+    except Exception as e:  # never break rendering, but do not hide the failure either
+        print(f"EMPTY PANEL check failed: {e!r}", file=sys.stderr)
+        return
+    if labels and getattr(fig, "_vaefail_empty_reported", None) != labels:
+        print("EMPTY PANEL: " + "; ".join(labels), file=sys.stderr)
+    fig._vaefail_empty_reported = labels
+
+
+def _watch_figure(fig) -> None:
+    """``figure.hooks`` entry: check ``fig`` each time it is drawn (savefig, inline
+    display, plt.show), i.e. with the final limits and layout."""
+    if getattr(fig, "_vaefail_empty_watch", None) is None:
+        fig._vaefail_empty_watch = fig.canvas.mpl_connect(
+            "draw_event", lambda event: _report_empty(event.canvas.figure))
+
+
+def _ensure_hook(*_args) -> None:
+    hooks = list(mpl.rcParams["figure.hooks"])
+    if _EMPTY_HOOK not in hooks:
+        mpl.rcParams["figure.hooks"] = hooks + [_EMPTY_HOOK]
+
+
+def _check_open_figures(*_args) -> None:
+    from matplotlib._pylab_helpers import Gcf
+    for manager in Gcf.get_all_fig_managers():
+        fig = manager.canvas.figure
+        _watch_figure(fig)
+        _report_empty(fig)
+
+
+def install_empty_panel_check() -> bool:
+    """Under IPython (a notebook kernel), report figures with empty panels: after each
+    cell (``post_run_cell``) every open matplotlib figure is checked with
+    :func:`empty_axes`, and a line ``EMPTY PANEL: <labels>`` is printed to stderr for
+    the empty ones, so it shows in the cell's output (``tools/check_book.py`` fails on
+    it).
+
+    The inline backend closes figures on ``plt.show()`` and in its own
+    ``post_execute`` hook, i.e. before ``post_run_cell``; so every figure made by
+    pyplot is also checked when it is drawn (a ``figure.hooks`` entry connects a
+    ``draw_event`` callback, kept in rcParams before each cell). Each figure is
+    reported once per distinct set of empty labels. Returns True when installed,
+    False (a no-op) outside IPython. Calling it again does not register twice."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    ip = get_ipython()
+    if ip is None:
+        return False
+    _ensure_hook()
+    for event, fn in (("pre_run_cell", _ensure_hook), ("post_run_cell", _check_open_figures)):
+        if fn not in ip.events.callbacks.get(event, []):
+            ip.events.register(event, fn)
+    return True
