@@ -117,14 +117,17 @@ PAGE_KEYS = ("data versions", "train/val/test", "restarts (synthetic)", "epochs 
 
 
 def page_setup(profile: str, seed: int, keys: tuple[str, ...] = PAGE_KEYS) -> Profile:
-    """The opening cell of a book page: seeds and threads (``set_seed``), pandas display
+    """The opening cell of a book page: seeds and threads (``set_seed``), the empty-panel
+    check of every figure (``plots.install_empty_panel_check``), pandas display
     precision, and the protocol lines of ``profile`` the page depends on (none when
     ``keys`` is empty). Returns it."""
     import pandas as pd
 
     from . import set_seed
+    from .plots import install_empty_panel_check
 
     set_seed(seed)
+    install_empty_panel_check()     # a drawn panel with no data in view says so on the page
     pd.set_option("display.precision", 3)
     prof = get_profile(profile)
     print("profile:", prof.name)

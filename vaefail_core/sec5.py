@@ -788,8 +788,10 @@ def setup_notebook(profile: str, seed: int) -> int:
     """Shared set-up of the Section 5 / App. E pages: seeds, pandas display options
     (the verdict tables hold sentences), and the per-panel sample size it returns."""
     from . import set_seed
+    from .plots import install_empty_panel_check
 
     set_seed(seed)
+    install_empty_panel_check()
     pd.set_option("display.width", 160)
     pd.set_option("display.max_columns", 30)
     pd.set_option("display.max_colwidth", None)
