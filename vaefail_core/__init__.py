@@ -15,7 +15,8 @@ Modules (one concept each):
   sweep       task lists -> resumable, verifiable results cache
   experiments one function per paper table / figure family
   cache       atomic writes and the config-hash cache
-  plots       shared figure helpers
+  plots       shared figure helpers, the empty-panel check
+  tables      DataFrames as HTML tables on a page
   cli         the `vaefail` command
 """
 from __future__ import annotations
