@@ -410,7 +410,7 @@ plt.show()
 # versions; each is shown to 2 decimals beside its binomial standard error
 # sqrt(p (1 - p) / n), with n the number of attacks (or clean points) pooled over the
 # versions. A third decimal would not be reproducible: the true-manifold survival among
-# valid attacks, for instance, rests on a few dozen surviving attacks out of about two
+# valid attacks, for instance, rests on one or two dozen surviving attacks out of about two
 # thousand, and its third decimal differs between CPUs. For the same reason the pooled
 # counts are quoted to the nearest hundred.
 
