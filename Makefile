@@ -22,9 +22,10 @@ define timed
 	echo "== $(1): passed in $$(( $$(date +%s) - start )) s"
 endef
 
+INSTALL = $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install -q -c requirements-lock.txt -e '.[book,test]'
+
 $(BIN)/.installed: pyproject.toml requirements-lock.txt
-	$(call timed,install: venv and the pinned dependencies,$(PYTHON) -m venv $(VENV) && \
-	  $(BIN)/python -m pip install -q -c requirements-lock.txt -e '.[book,test]')
+	$(call timed,install: venv and the pinned dependencies,$(INSTALL))
 	touch $@
 
 venv: $(BIN)/.installed
