@@ -244,6 +244,15 @@ def q_mutual_info(model: VAE, x, rng: MemberRNG, batch: int = 100) -> torch.Tens
 
 
 @torch.no_grad()
+def encode_gaussian(model: VAE, x) -> tuple[np.ndarray, np.ndarray]:
+    """The encoder's Gaussian q(z | x): means and variances, float64 [M, N, K] each
+    (computed in float64, see ``float64_copy``)."""
+    X = as_members(x, model.n_models, model.device).double()
+    with torch.no_grad():
+        mu, logvar = float64_copy(model).encode(X)
+    return mu.cpu().numpy(), logvar.exp().cpu().numpy()
+
+
 def encode_mean(model: VAE, x) -> np.ndarray:
     """The encoder mean mu_phi(x), float32 [M, N, K] (the latent codes of Sec. 6 /
     Table 1; computed in float64, see ``float64_copy``)."""
