@@ -31,11 +31,18 @@ import re
 
 import pandas as pd
 
+from vaefail_core.tables import show
 from vaefail_core.profiles import PROFILES, get_profile
 
-print("profile this book was executed with:", get_profile(PROFILE).name)
-protocol = pd.DataFrame({name: p.describe() for name, p in PROFILES.items()})
-protocol
+print("Profile this book was executed with:", get_profile(PROFILE).name)
+
+# %% [markdown]
+# **Ours, beyond the paper: the protocol of Appendix D as each profile runs it** (one
+# column per profile; `paper` is Appendix D itself).
+
+# %% tags=["hide-input"]
+protocol = pd.DataFrame({name: p.describe() for name, p in PROFILES.items()}).drop(index="profile")
+show(protocol, caption=f"App. D protocol per profile (ours; this book: profile {PROFILE})")
 
 # %% [markdown]
 # ## Every setting, side by side
@@ -43,18 +50,25 @@ protocol
 # The full configuration objects (including evaluation settings such as the number of
 # Monte-Carlo samples behind a reported negative ELBO), and where each profile departs
 # from the paper's protocol.
+#
+# **Ours, beyond the paper: every field of the profile objects**, with a mark where the
+# `reduced` profile differs from the paper's protocol.
 
 # %% tags=["hide-input"]
 full = pd.DataFrame({name: p.to_dict() for name, p in PROFILES.items()})
 full = full.astype(str)
 full["reduced departs from paper"] = ["yes" if full.loc[k, "reduced"] != full.loc[k, "paper"] else "" for k in full.index]
-full.drop(index="name")
+show(full.drop(index="name"), caption=f"Every profile setting (ours; this book: profile {PROFILE})")
 
 # %% [markdown]
 # ## Grid sizes per paper table
 #
-# How many models each profile trains per data set and data version, from the same
-# objects (methods x hyper-parameter settings x restarts).
+# How many settings each profile trains per data set and data version (methods x
+# hyper-parameter settings), and how many models that makes behind each table (x
+# restarts x data versions x 2 data sets), from the same objects.
+#
+# **Ours, beyond the paper: the size of the sweeps behind Table 2 and Tables 3-4 (paper's
+# numbering)**, per profile.
 
 # %% tags=["hide-input"]
 rows = []
@@ -70,10 +84,13 @@ for name, p in PROFILES.items():
         "models for Table 2 (2 data sets)": 2 * unsup * p.n_restarts * p.n_versions,
         "models for Tables 3-4 (2 data sets)": 2 * ss * p.n_restarts * p.n_versions,
     })
-pd.DataFrame(rows).set_index("profile")
+show(pd.DataFrame(rows).set_index("profile"),
+     caption=f"Models trained per sweep, per profile (ours; this book: profile {PROFILE})")
 
 # %% [markdown]
 # ## What we reproduced
+#
+# **Ours, beyond the paper: each setting of Appendix D against our `paper` profile.**
 
 # %% tags=["hide-input"]
 paper = get_profile("paper")
@@ -95,4 +112,4 @@ summary["verdict"] = [
     "matches" if numbers(a) == numbers(b) else "differs"
     for a, b in zip(summary["paper (App. D)"], summary["our `paper` profile"])
 ]
-summary
+show(summary.set_index("setting"), caption=f"App. D vs. our `paper` profile (this book: profile {PROFILE})")
