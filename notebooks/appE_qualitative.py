@@ -47,8 +47,14 @@ N_PLOT = sec5.setup_notebook(PROFILE, SEED)  # seeds, pandas display, points per
 Z_NULL = 1.645
 # the Section-5 sweep's records (cached; missing tasks are trained first, all with RETRAIN)
 records = sec5.ensure_records(PROFILE, recompute=RETRAIN)
-print(f"Every table on this page was produced with the {PROFILE!r} profile:")
-show(pd.Series(get_profile(PROFILE).describe(), name=PROFILE))
+
+# %% [markdown]
+# **Ours, beyond the paper: the run's settings.** Every table and figure on this page
+# comes from the profile listed here.
+
+# %% tags=["hide-input"]
+show(pd.Series(get_profile(PROFILE).describe(), name=PROFILE),
+     caption=f"Ours: settings of the {PROFILE} profile used on this page")
 
 # %% [markdown]
 # ## The kNN statistic on all four data sets
@@ -57,10 +63,15 @@ show(pd.Series(get_profile(PROFILE).describe(), name=PROFILE))
 # loss. Cells show mean +- sd over data versions. The paper reports Table 2 only, so
 # Circle and Absolute-Value have no reference numbers.
 
+# %% [markdown]
+# **Table 2 (paper), extended to Circle and Absolute-Value.** Our kNN z-scores of the
+# learned p(x) on all four data sets (lower is better). The Figure-8 and Clusters rows are
+# those of the Section 5 page.
+
 # %% tags=["hide-input"]
 t_all = sec5.table2(PROFILE, datasets=("figure8", "clusters", "circle", "absolute_value"), records=records)
-print(f"profile {PROFILE}")
-sec5.table2_display(t_all, with_paper=False)
+show(sec5.table2_display(t_all, with_paper=False),
+     caption=f"Table 2 (paper) extended to four data sets: ours, {PROFILE} profile")
 
 # %% [markdown]
 # ### E.2: is the VAE worse than IWAE when only one condition holds?
@@ -71,14 +82,17 @@ sec5.table2_display(t_all, with_paper=False)
 # predicts. With few versions, a non-significant result is weak evidence of equality,
 # so the mean difference is shown too.
 
+# %% [markdown]
+# **Ours, beyond the paper: VAE vs IWAE when one or both conditions hold.** One-sided
+# tests over data versions (H1: the VAE's statistic is larger).
+
 # %% tags=["hide-input"]
 pv_all = sec5.table2_per_version(PROFILE, datasets=("figure8", "clusters", "circle", "absolute_value"),
                                  records=records)
 tests = sec5.vae_vs_iwae(pv_all[pv_all["method"].isin(["VAE", "IWAE"])])
 tests = tests.loc[["figure8", "clusters", "circle", "absolute_value"]]
 tests.insert(0, "conditions of Sec. 5.1", ["both", "both", "only (2)", "only (1)"])
-print(f"profile {PROFILE}")
-show(tests, digits=3)
+show(tests, caption=f"Ours: VAE vs IWAE on four data sets, {PROFILE} profile", digits=3)
 
 # %% [markdown]
 # E.2 also says that on these two sets the outcome does not depend on whether training
@@ -86,9 +100,12 @@ show(tests, digits=3)
 # picked, and the best random restart's validation loss minus the best ground-truth
 # one. A negative value means a random start reached a better objective.
 
+# %% [markdown]
+# **Ours, beyond the paper: which start wins, on all four data sets.**
+
 # %% tags=["hide-input"]
-print(f"profile {PROFILE}")
-show(sec5.init_counts(pv_all), digits=3, index=False)
+show(sec5.init_counts(pv_all), caption=f"Ours: ground-truth vs random restarts, {PROFILE} profile", digits=3,
+     index=False)
 
 # %% [markdown]
 # ## Figures 8-15: the learned models
@@ -104,6 +121,12 @@ show(sec5.init_counts(pv_all), digits=3, index=False)
 # lower values mean simpler posteriors. The learned f may run in the opposite direction of z from the true one:
 # the prior is symmetric, so such a model is equally good.
 
+# %% [markdown]
+# **Ours, beyond the paper: the models behind Figures 8-15.** For each figure, the
+# chosen setting, how its selected restart started, its kNN z-score, and the mean
+# best-Gaussian KL of the posteriors under the true and the learned f (nats, 200 test
+# points).
+
 # %% tags=["hide-input"]
 PANELS = [("VAE", "circle"), ("VAE", "absolute_value"), ("VAE", "figure8"), ("LIN", "figure8"),
           ("IWAE", "figure8"), ("VAE", "clusters"), ("LIN", "clusters"), ("IWAE", "clusters"),
@@ -115,13 +138,15 @@ simpler = pd.DataFrame([{"paper figure": d["figure"] or "- (Fig. 5 only)", "meth
                          "selected restart started": d["init"], "kNN (version 0)": d["knn"],
                          "best-Gaussian KL, true f": d["kl_true"],
                          "best-Gaussian KL, learned f": d["kl_learned"]} for (m, ds), d in Q.items()])
-print(f"profile {PROFILE}; data version 0")
-show(simpler, digits=3, index=False)
+show(simpler, caption=f"Ours: the models of Figures 8-15 (data version 0), {PROFILE} profile", digits=3,
+     index=False)
 
 # %% [markdown]
 # ### Figure 8: VAE on Circle (only condition 2)
-# The caption says that most posteriors are close to Gaussian except near x = (1, 0),
-# where z far below and far above zero meet, so the VAE can fit p(x).
+#
+# **Figure 8 (paper's numbering).** The VAE's fit of Circle. The paper's caption says
+# that most posteriors are close to Gaussian except near x = (1, 0), where z far below
+# and far above zero meet, so the VAE can fit p(x).
 
 # %% tags=["hide-input"]
 sec5.draw_qualitative(Q[("VAE", "circle")])
@@ -129,8 +154,10 @@ plt.show()
 
 # %% [markdown]
 # ### Figure 9: VAE on Absolute-Value (only condition 1)
-# The caption says the VAE's f differs entirely from the true |z|. It is monotone, so
-# its posteriors are unimodal, and p(x) is still fit well.
+#
+# **Figure 9 (paper's numbering).** The VAE's fit of Absolute-Value. The caption says
+# the VAE's f differs entirely from the true |z|. It is monotone, so its posteriors are
+# unimodal, and p(x) is still fit well.
 
 # %% tags=["hide-input"]
 sec5.draw_qualitative(Q[("VAE", "absolute_value")])
@@ -138,9 +165,10 @@ plt.show()
 
 # %% [markdown]
 # ### Figure 10: VAE on Figure-8 (both conditions)
-# The caption says the learned f bends its two ends (z near -3 and 3) away from the
-# crossing at the origin. That removes the multi-modal posteriors there and distorts
-# p(x).
+#
+# **Figure 10 (paper's numbering).** The VAE's fit of Figure-8. The caption says the
+# learned f bends its two ends (z near -3 and 3) away from the crossing at the origin.
+# That removes the multi-modal posteriors there and distorts p(x).
 
 # %% tags=["hide-input"]
 sec5.draw_qualitative(Q[("VAE", "figure8")])
@@ -148,7 +176,9 @@ plt.show()
 
 # %% [markdown]
 # ### Figure 11: LIN on Figure-8
-# LIN changes only the optimisation. The caption says it fails as the VAE does.
+#
+# **Figure 11 (paper's numbering).** LIN's fit of Figure-8. LIN changes only the
+# optimisation, and the caption says it fails as the VAE does.
 
 # %% tags=["hide-input"]
 sec5.draw_qualitative(Q[("LIN", "figure8")])
@@ -156,8 +186,10 @@ plt.show()
 
 # %% [markdown]
 # ### Figure 12: IWAE on Figure-8
-# The caption says IWAE's posteriors are only slightly simpler than the truth's. With
-# S = 20 it still does not fit p(x) perfectly.
+#
+# **Figure 12 (paper's numbering).** IWAE's fit of Figure-8. The caption says IWAE's
+# posteriors are only slightly simpler than the truth's. With S = 20 it still does not
+# fit p(x) perfectly.
 
 # %% tags=["hide-input"]
 sec5.draw_qualitative(Q[("IWAE", "figure8")])
@@ -165,8 +197,10 @@ plt.show()
 
 # %% [markdown]
 # ### Figure 13: VAE on Clusters (both conditions)
-# The caption says the learned f loses the interleaved steep and flat parts, so the
-# density is smeared between the clusters.
+#
+# **Figure 13 (paper's numbering).** The VAE's fit of Clusters. The caption says the
+# learned f loses the interleaved steep and flat parts, so the density is smeared
+# between the clusters.
 
 # %% tags=["hide-input"]
 sec5.draw_qualitative(Q[("VAE", "clusters")])
@@ -174,7 +208,9 @@ plt.show()
 
 # %% [markdown]
 # ### Figure 14: LIN on Clusters
-# The caption says LIN fails as the VAE does (Fig. 13).
+#
+# **Figure 14 (paper's numbering).** LIN's fit of Clusters. The caption says LIN fails
+# as the VAE does (Fig. 13).
 
 # %% tags=["hide-input"]
 sec5.draw_qualitative(Q[("LIN", "clusters")])
@@ -182,8 +218,9 @@ plt.show()
 
 # %% [markdown]
 # ### Figure 15: IWAE on Clusters
-# The caption says IWAE fits the true p(x) while its posteriors are simpler than the
-# truth's.
+#
+# **Figure 15 (paper's numbering).** IWAE's fit of Clusters. The caption says IWAE fits
+# the true p(x) while its posteriors are simpler than the truth's.
 
 # %% tags=["hide-input"]
 sec5.draw_qualitative(Q[("IWAE", "clusters")])
@@ -191,12 +228,21 @@ plt.show()
 
 # %% [markdown]
 # ### IWAE on Circle and Absolute-Value (no paper figure; Fig. 5c-d only)
-# These are the IWAE columns of Figure 5c-d, shown as a baseline for the VAE in
-# Figures 8 and 9.
+#
+# These are the IWAE columns of Figure 5c-d in the same detail, as a baseline for the
+# VAE in Figures 8 and 9.
+
+# %% [markdown]
+# **Ours, beyond the paper: IWAE on Circle** (the layout of Figures 8-15).
 
 # %% tags=["hide-input"]
 sec5.draw_qualitative(Q[("IWAE", "circle")])
 plt.show()
+
+# %% [markdown]
+# **Ours, beyond the paper: IWAE on Absolute-Value** (the layout of Figures 8-15).
+
+# %% tags=["hide-input"]
 sec5.draw_qualitative(Q[("IWAE", "absolute_value")])
 plt.show()
 
@@ -218,6 +264,10 @@ plt.show()
 #   exactly Gaussian, as Figure 9 describes.
 # * **Figure 12.** IWAE's Figure-8 posteriors are about as complex as the truth's, not
 #   slightly simpler. They are much closer to the truth's than the VAE's are.
+
+# %% [markdown]
+# **Ours, beyond the paper: claim-by-claim verdicts.** Each caption's claim, the paper's
+# statement or number, ours, and the verdict.
 
 # %% tags=["hide-input"]
 mean = t_all.set_index(["dataset", "method"])["mean"]
@@ -270,4 +320,5 @@ rows.append(["Fig. 15: IWAE fits the true p(x) on Clusters", "qualitative; Table
              "reproduced" if (iw < Z_NULL).all() else
              ("partly (some versions)" if (iw < Z_NULL).any() else "not reproduced (distinguishable from p(x))")])
 summary = pd.DataFrame(rows, columns=["claim", "paper", f"ours (profile {PROFILE})", "verdict"])
-summary
+show(summary, caption=f"Ours: verdicts on the claims of App. E.1-E.2 and Figures 8-15, {PROFILE} profile",
+     index=False)

@@ -38,6 +38,7 @@ RETRAIN = False
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
 from vaefail_core.tables import show
@@ -49,8 +50,14 @@ N_PLOT = sec5.setup_notebook(PROFILE, SEED)  # seeds, pandas display, points per
 N_KL = {"quick": 200, "reduced": 1000, "paper": 1000}[PROFILE]
 # the sweep's records (cached; missing tasks are trained first, all of them with RETRAIN)
 records = sec5.ensure_records(PROFILE, recompute=RETRAIN)
-print(f"Every table on this page was produced with the {PROFILE!r} profile:")
-show(pd.Series(get_profile(PROFILE).describe(), name=PROFILE))
+
+# %% [markdown]
+# **Ours, beyond the paper: the run's settings.** Every table and figure on this page
+# comes from the profile listed here.
+
+# %% tags=["hide-input"]
+show(pd.Series(get_profile(PROFILE).describe(), name=PROFILE),
+     caption=f"Ours: settings of the {PROFILE} profile used on this page")
 
 # %% [markdown]
 # ## Figure 4: the two data sets
@@ -61,13 +68,28 @@ show(pd.Series(get_profile(PROFILE).describe(), name=PROFILE))
 # the curve passes near the origin three times. On Clusters, steep steps alternate with
 # flat ones. Both give multi-modal or skewed posteriors (Condition 1).
 
+# %% [markdown]
+# **Figure 4 (paper's numbering).** Top row Figure-8, bottom row Clusters: the data
+# density with the generating curve drawn over it, and the exact posteriors at the three
+# starred points.
+
 # %% tags=["hide-input"]
 fig4 = [sec5.fig4_data(name, n_points=N_PLOT, n_kl=N_KL, seed=SEED) for name in ("figure8", "clusters")]
 sec5.draw_fig4(fig4)
 plt.show()
-show(pd.DataFrame({"data set": [d["name"] for d in fig4],
-                    "share of points with best-Gaussian KL > 0.1": [round(d["frac_kl_gt"], 3) for d in fig4]}
-                   ), index=False)
+
+# %% [markdown]
+# **Ours, beyond the paper: how common the hard posteriors are.** The share of
+# training points of data version 0 whose exact posterior is more than 0.1 nats (KL)
+# from its best Gaussian, with the binomial standard error of that share.
+
+# %% tags=["hide-input"]
+frac = np.array([d["frac_kl_gt"] for d in fig4])
+share = pd.DataFrame({"data set": [sec5.DATASET_NAMES[d["name"]] for d in fig4], "points": N_KL,
+                      "share with best-Gaussian KL > 0.1": frac,
+                      "binomial se": np.sqrt(frac * (1 - frac) / N_KL)})
+show(share, caption=f"Ours: share of poorly fit posteriors (Condition 1), {PROFILE} profile", digits=2,
+     index=False)
 
 # %% [markdown]
 # ## Table 2: learned vs true p(x)
@@ -79,18 +101,32 @@ show(pd.DataFrame({"data set": [d["name"] for d in fig4],
 # test set, as mean +- sd over data versions. The paper's numbers are a reference
 # column only; they are on a different scale.
 
+# %% [markdown]
+# **Table 2 (paper).** The kNN statistic of each method's learned p(x) against the true
+# one on Figure-8 and Clusters (lower is better): ours beside the paper's values.
+
 # %% tags=["hide-input"]
 t2 = sec5.table2(PROFILE, selection="val_loss", records=records)
 csv_path = sec5.write_table2_csv(t2, PROFILE)
-print(f"profile {PROFILE}; selection: validation loss; written to results/{PROFILE}/{csv_path.name}")
-sec5.table2_display(t2)
+print(f"Selection by validation loss; the table is also written to results/{PROFILE}/{csv_path.name}.")
+show(sec5.table2_display(t2), caption=f"Table 2 (paper): ours (z-scores) and the paper's, {PROFILE} profile")
+
+# %% [markdown]
+# **Ours, beyond the paper: the settings behind Table 2.** For each cell, the
+# hyper-parameter setting chosen in each data version ("x 3": chosen in three versions).
 
 # %% tags=["hide-input"]
-print("chosen settings per cell (setting x number of versions):")
-show(t2[["dataset", "method", "n_versions", "settings"]], index=False)
+show(t2[["dataset", "method", "n_versions", "settings"]],
+     caption=f"Ours: settings chosen for Table 2, {PROFILE} profile", index=False)
+
+# %% [markdown]
+# **Ours, beyond the paper: Table 2 per data version.** The test kNN z-score of each
+# chosen model, one row per data version.
+
+# %% tags=["hide-input"]
 pv = sec5.table2_per_version(PROFILE, selection="val_loss", records=records)
-print("\nper data version (profile", PROFILE + "):")
-show(pv.pivot_table(index=["dataset", "version"], columns="method", values="knn_test"), digits=2)
+show(pv.pivot_table(index=["dataset", "version"], columns="method", values="knn_test"),
+     caption=f"Ours: Table 2's statistic per data version, {PROFILE} profile", digits=2)
 
 # %% [markdown]
 # ### Ordering and significance
@@ -103,17 +139,31 @@ show(pv.pivot_table(index=["dataset", "version"], columns="method", values="knn_
 # that ignores the pairing. With 4 versions, the Mann-Whitney test cannot give p below
 # 1/70.
 
+# %% [markdown]
+# **Table 2 (paper), ordering.** The methods sorted by their mean statistic, best first,
+# in our run and in the paper's table.
+
 # %% tags=["hide-input"]
 orders = sec5.method_order(t2)
 paper_orders = sec5.method_order(sec5.paper_table2())
-tests = sec5.vae_vs_iwae(pv)
-print(f"profile {PROFILE}")
-show(pd.DataFrame({"ours": orders, "paper": paper_orders}))
-print()
+show(pd.DataFrame({"ours": orders, "paper": paper_orders}),
+     caption=f"Table 2 (paper): ordering of the methods, best first, {PROFILE} profile")
+
+# %% [markdown]
+# **Ours, beyond the paper: gaps between neighbours in the ordering.** Gap in mean and its
+# standard error over data versions; "separated" means the gap exceeds two standard errors.
+
+# %% tags=["hide-input"]
 gaps = sec5.order_gaps(t2)
-show(gaps, digits=2, index=False)
-print()
-show(tests, digits=3)
+show(gaps, caption=f"Ours: gaps in Table 2's ordering, {PROFILE} profile", digits=2, index=False)
+
+# %% [markdown]
+# **Ours, beyond the paper: is the VAE worse than IWAE?** One-sided tests over data
+# versions (H1: the VAE's statistic is larger).
+
+# %% tags=["hide-input"]
+tests = sec5.vae_vs_iwae(pv)
+show(tests, caption=f"Ours: VAE vs IWAE on Table 2's statistic, {PROFILE} profile", digits=3)
 
 # %% [markdown]
 # ## Selection by the kNN statistic instead (App. D)
@@ -122,19 +172,34 @@ show(tests, digits=3)
 # statistic. We do that with the statistic on the validation set, so the test set that
 # fills the table is never used for choosing.
 
+# %% [markdown]
+# **Table 2 (paper) under App. D's selection rule.** Our Table 2 with settings chosen by
+# validation loss beside the same table with settings chosen by the validation kNN
+# statistic (mean and sd over data versions, and the settings that rule picks).
+
 # %% tags=["hide-input"]
 t2_knn = sec5.table2(PROFILE, selection="knn", records=records)
 pv_knn = sec5.table2_per_version(PROFILE, selection="knn", records=records)
 both = t2[["dataset", "method", "mean", "sd"]].merge(
     t2_knn[["dataset", "method", "mean", "sd", "settings"]], on=["dataset", "method"],
     suffixes=(" (val loss)", " (val kNN)"))
-print(f"profile {PROFILE}")
-show(both, digits=2, index=False)
-print()
+show(both, caption=f"Table 2 (paper) under two selection rules: ours, {PROFILE} profile", digits=2,
+     index=False)
+
+# %% [markdown]
+# **Ours, beyond the paper: does the selection rule change the ordering?**
+
+# %% tags=["hide-input"]
 show(pd.DataFrame({"order, val-loss selection": orders,
-                    "order, val-kNN selection": sec5.method_order(t2_knn)}))
-print()
-show(sec5.vae_vs_iwae(pv_knn), digits=3)
+                   "order, val-kNN selection": sec5.method_order(t2_knn)}),
+     caption=f"Ours: Table 2's ordering under both selection rules, {PROFILE} profile")
+
+# %% [markdown]
+# **Ours, beyond the paper: VAE vs IWAE with kNN selection.** The same one-sided tests as
+# above, on the models chosen by the validation kNN statistic.
+
+# %% tags=["hide-input"]
+show(sec5.vae_vs_iwae(pv_knn), caption=f"Ours: VAE vs IWAE, val-kNN selection, {PROFILE} profile", digits=3)
 
 # %% [markdown]
 # ## Ground-truth or random restart?
@@ -145,10 +210,13 @@ show(sec5.vae_vs_iwae(pv_knn), digits=3)
 # ground-truth restart (negative: a random start reached a better objective than the
 # truth's neighbourhood).
 
+# %% [markdown]
+# **Ours, beyond the paper: which start wins.** For the settings of Table 2
+# (validation-loss selection).
+
 # %% tags=["hide-input"]
 ic = sec5.init_counts(pv)
-print(f"profile {PROFILE}; chosen settings (validation-loss selection)")
-show(ic, digits=3, index=False)
+show(ic, caption=f"Ours: ground-truth vs random restarts, {PROFILE} profile", digits=3, index=False)
 
 # %% [markdown]
 # ## The mechanism (Eq. 3): MLEO up, PMO down
@@ -180,19 +248,25 @@ show(ic, digits=3, index=False)
 # ELBO's global optimum lies away from the truth. The check applies to the ELBO, so only
 # the VAE columns count.
 
+# %% [markdown]
+# **Ours, beyond the paper: the Eq. 3 split of the negative ELBO.** Nats per test point,
+# mean over data versions, at the ground-truth start ("gt") and at the selected optimum
+# ("opt"); the "k/n" rows count data versions.
+
 # %% tags=["hide-input"]
 mech_pv = sec5.mechanism_per_version(PROFILE, retrain=RETRAIN, records=records)
 mech = sec5.mechanism_table(mech_pv)
-print(f"profile {PROFILE}; test set of each version; mean over versions")
-show(mech.set_index(["dataset", "method"]).round(3).replace(-0.0, 0.0).T)
+show(mech.set_index(["dataset", "method"]).round(3).replace(-0.0, 0.0).T,
+     caption=f"Ours: MLEO and PMO at the truth and at the optimum (test sets), {PROFILE} profile", digits=3)
 
 # %% tags=["hide-input"]
 check = mech_pv[mech_pv["point"] == "ground truth"]
-print("ground-truth start rebuilt as in the sweep: max |our encoder-fit loss - recorded| =",
-      round(float((check["gt_fit_loss_ours"] - check["gt_fit_loss_record"]).abs().max()), 4)
-)
-print("encoders the grid cannot resolve (share of test points):",
-      round(float(mech_pv["frac_q_off_grid"].max()), 4))
+fit_gap = float((check["gt_fit_loss_ours"] - check["gt_fit_loss_record"]).abs().max())
+off_grid = float(mech_pv["frac_q_off_grid"].max())
+print("Ground-truth start rebuilt as in the sweep: the largest gap between our encoder-fit loss and "
+      "the recorded one is " + ("below 1e-4." if fit_gap < 1e-4 else f"{fit_gap:.4f}."))
+print("Share of test points whose encoder the grid cannot resolve: "
+      + ("below 1e-4." if off_grid < 1e-4 else f"{off_grid:.4f}."))
 
 # %% [markdown]
 # ## Figure 5: true vs learned p(x)
@@ -201,6 +275,10 @@ print("encoders the grid cannot resolve (share of test points):",
 # on all four data sets. (a) Figure-8 and (b) Clusters meet both conditions. (c) Circle
 # meets only condition (2) and (d) Absolute-Value only condition (1); see
 # `appE_qualitative`. Each title gives the model's test kNN statistic.
+
+# %% [markdown]
+# **Figure 5 (paper's numbering).** One row per data set (a)-(d): draws from the true
+# p(x), then from the chosen VAE and IWAE, on a common range per row.
 
 # %% tags=["hide-input"]
 f5 = sec5.fig5_data(PROFILE, n=N_PLOT, seed=SEED, records=records)
@@ -240,6 +318,10 @@ plt.show()
 #   ground-truth encoder fit (10 + 50 epochs; the paper gives no number). With 4
 #   versions the tests have little power. The statistic's definition also matters
 #   (README, Metrics).
+
+# %% [markdown]
+# **Ours, beyond the paper: claim-by-claim verdicts.** Each of the page's claims, the
+# paper's statement or number, ours, and the verdict.
 
 # %% tags=["hide-input"]
 rows = []
@@ -304,4 +386,4 @@ for ds in sec5.TABLE2_DATASETS:
                  "not discussed", f"val loss: {orders[ds]}; val kNN: {o_knn}",
                  "same ordering" if o_knn == orders[ds] else "ordering changes"])
 summary = pd.DataFrame(rows, columns=["claim", "paper", f"ours (profile {PROFILE})", "verdict"])
-summary
+show(summary, caption=f"Ours: verdicts on the claims of Sec. 5, {PROFILE} profile", index=False)

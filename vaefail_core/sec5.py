@@ -695,6 +695,7 @@ def draw_fig4(rows: Sequence[dict]):
                                   z_range=(-4, 4), bins=150, title=f"{name}: p(x) and f(z)")
         plots.plot_posteriors(ax_p, d["z"], d["post"], labels=[f"best-Gaussian KL {k:.2f}" for k in d["kl"]],
                               colors=cols, xlim=(-4, 4), title=f"{name}: p(z | x) at the stars")
+        ax_p.legend(fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -706,16 +707,16 @@ def draw_fig5(d: dict, methods: Sequence[str] = ("VAE", "IWAE")):
 
     from . import plots
 
-    fig, axes = plt.subplots(len(d), 1 + len(methods), figsize=(4 * (1 + len(methods)), 3.8 * len(d)),
+    fig, axes = plt.subplots(len(d), 1 + len(methods), figsize=(3.6 * (1 + len(methods)), 3.4 * len(d)),
                              squeeze=False)
     for row, (ds, e) in zip(axes, d.items()):
         ext = _extent(e["true"])
         plots.plot_density(row[0], e["true"], extent=ext, bins=120)
-        row[0].set_title(f"{DATASET_NAMES.get(ds, ds)}: true p(x)")
+        row[0].set_title(f"{DATASET_NAMES.get(ds, ds)}: true p(x)", fontsize=10)
         for ax, meth in zip(row[1:], methods):
             plots.plot_density(ax, e[meth]["x"], extent=ext, bins=120)
             st = "" if e[meth]["setting"] == "-" else f" ({e[meth]['setting']})"
-            ax.set_title(f"{meth}{st}: learned p(x), kNN {e[meth]['knn']:.1f}")
+            ax.set_title(f"{meth}{st}: learned p(x), kNN {e[meth]['knn']:.1f}", fontsize=10)
         for ax in row:
             ax.set_xlim(ext[:2])
             ax.set_ylim(ext[2:])
@@ -734,7 +735,7 @@ def draw_qualitative(d: dict):
 
     from . import plots
 
-    fig, axes = plt.subplots(2, 3, figsize=(16, 9.5))
+    fig, axes = plt.subplots(2, 3, figsize=(11, 7.6))
     ax = axes.ravel()
     cols = plots.star_colors(len(d["stars"]))
     ext = _extent(d["x_true"])
@@ -752,7 +753,7 @@ def draw_qualitative(d: dict):
         ax[2].plot(d["z_f"], d["f_learned"][:, j], ls="-", color=c, label=f"learned $f_{j + 1}$")
     ax[2].set_xlabel("z")
     ax[2].set_title("(b) true vs learned f(z)")
-    ax[2].legend(fontsize="small", ncol=2)
+    ax[2].legend(fontsize=9, ncol=2)
     plots.plot_posteriors(ax[3], d["z"], d["post_true"], colors=cols, xlim=(-4, 4),
                           labels=[f"best-Gaussian KL {k:.2f}" for k in d["kl_true_stars"]],
                           title="(c) posteriors under the true f")
@@ -771,11 +772,16 @@ def draw_qualitative(d: dict):
     ax[5].set_xlabel("KL(best Gaussian || posterior), nats")
     ax[5].set_ylabel("test points")
     ax[5].set_title("posterior complexity (lower: simpler)")
-    ax[5].legend(fontsize="small")
+    ax[5].legend(fontsize=9)
     fig_no = f"paper Fig. {d['figure']}" if d["figure"] else "no paper figure"
     st = "" if d["setting"] == "-" else f"{d['setting']}, "
     fig.suptitle(f"{d['method']} ({st}selected restart started: {d['init']}) on "
-                 f"{DATASET_NAMES.get(d['dataset'], d['dataset'])}, data version {d['version']} ({fig_no})")
+                 f"{DATASET_NAMES.get(d['dataset'], d['dataset'])}, data version {d['version']} ({fig_no})",
+                 fontsize=11)
+    for a in (ax[3], ax[4]):
+        a.legend(fontsize=9)
+    for a in ax:
+        a.title.set_fontsize(9.5)
     fig.tight_layout()
     return fig
 

@@ -364,7 +364,7 @@ def plot_columns(columns: dict, marks, suptitle: str | None = None):
 
     from .plots import mark_stars, plot_density, plot_posteriors, star_colors
     n = len(columns)
-    fig, axes = plt.subplots(4, n, figsize=(3.1 * n, 11.0), squeeze=False)
+    fig, axes = plt.subplots(4, n, figsize=(min(3.5 * n, 11.0), 12.0), squeeze=False)
     lim = (-1.45, 1.45, -0.45, 1.45)
     cols = star_colors(len(marks))
     for j, (title, fd) in enumerate(columns.items()):
@@ -378,12 +378,12 @@ def plot_columns(columns: dict, marks, suptitle: str | None = None):
         a[1].set_xlabel("z")
         a[1].set_ylabel("atan2(f2, f1) (degrees)")
         a[1].set_ylim(-30, 210)
-        a[1].legend(fontsize=7)
+        a[1].legend(fontsize=9)
         for i, (v, xs) in enumerate(fd["cohort"].items()):
             a[2].scatter(xs[:600, 0], xs[:600, 1], s=2, alpha=0.35, color=f"C{i}", label=f"y = {v:g}",
                          rasterized=True)
         a[2].set_title("(c) samples of p(x | y)", fontsize=9)
-        a[2].legend(fontsize=7, markerscale=4)
+        a[2].legend(fontsize=9, markerscale=4)
         mark_stars(a[0], marks, cols, size=120)
         z, post = fd["post"]
         plot_posteriors(a[3], z, post, colors=cols, xlim=(-3.5, 3.5))
@@ -393,7 +393,7 @@ def plot_columns(columns: dict, marks, suptitle: str | None = None):
             ax.set_ylim(*lim[2:])
             ax.set_aspect("equal")
     if suptitle:
-        fig.suptitle(suptitle, fontsize=10)
+        fig.suptitle(suptitle, fontsize=11)
     fig.tight_layout()
     return fig
 
