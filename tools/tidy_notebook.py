@@ -6,6 +6,8 @@
   and for the whole notebook) and the kernel's ``execution`` timestamps, so re-executing
   a page whose outputs did not change leaves its file byte-for-byte unchanged
   (``git status`` stays clean after ``make book``);
+* gives every cell a stable id (``cell-<index>``) in place of the random one jupytext
+  draws at each conversion;
 * tags papermill's injected-parameters cell ``hide-input`` like every other code cell,
   so the book shows it collapsed.
 
@@ -26,7 +28,8 @@ def tidy(nb) -> None:
         for k in VOLATILE_PAPERMILL:
             pm.pop(k, None)
         pm.pop("input_path", None)
-    for cell in nb.cells:
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{i}"
         md = cell.metadata
         md.pop("execution", None)
         cpm = md.get("papermill")
