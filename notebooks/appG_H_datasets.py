@@ -46,11 +46,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from vaefail_core import data, plots, posterior
+from vaefail_core.profiles import page_setup
 from vaefail_core.tables import show
-from vaefail_core import data, plots, posterior, set_seed
 
-set_seed(SEED)
-pd.set_option("display.precision", 3)
+prof = page_setup(PROFILE, SEED, keys=())
 pd.set_option("display.width", 140)
 #: training points per data set for the Condition-1 statistics
 N_KL = {"quick": 200, "reduced": 1000, "paper": 5000}[PROFILE]
