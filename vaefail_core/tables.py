@@ -49,6 +49,9 @@ def table_html(df: pd.DataFrame | pd.Series, caption: str | None = None, digits:
         {"selector": "th, td", "props": "padding: 2px 8px; text-align: right;"},
         {"selector": "caption", "props": "caption-side: top; text-align: left; font-weight: bold;"},
     ])
+    text_cols = [c for c in df.columns if df[c].dtype == object]
+    if text_cols:                       # words read left to right; numbers line up right
+        sty = sty.set_properties(subset=text_cols, **{"text-align": "left"})
     if caption:
         sty = sty.set_caption(caption)
     if not index:
