@@ -34,6 +34,11 @@ def test_table_html_is_deterministic_and_rounded():
     assert a.split('id="')[1][:20] != b.split('id="')[1][:20]
 
 
+def test_table_html_takes_repeated_labels():
+    df = pd.DataFrame([[1.0, "a"], [2.0, "b"]], index=["x", "x"], columns=["v", "v"])
+    assert ">2.000<" in table_html(df)
+
+
 def test_table_html_rejects_bad_input():
     with pytest.raises(TypeError):
         table_html([1, 2, 3])

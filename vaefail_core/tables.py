@@ -49,9 +49,12 @@ def table_html(df: pd.DataFrame | pd.Series, caption: str | None = None, digits:
         {"selector": "th, td", "props": "padding: 2px 8px; text-align: right;"},
         {"selector": "caption", "props": "caption-side: top; text-align: left; font-weight: bold;"},
     ])
-    text_cols = [c for c in df.columns if df[c].dtype == object]
-    if text_cols:                       # words read left to right; numbers line up right
-        sty = sty.set_properties(subset=text_cols, **{"text-align": "left"})
+    # words read left to right, numbers line up right (by column position: an index or
+    # columns that repeat a label are allowed)
+    text_cols = [j for j in range(df.shape[1]) if df.iloc[:, j].dtype == object]
+    if text_cols:
+        sty = sty.set_table_styles([{"selector": f"td.col{j}", "props": "text-align: left;"}
+                                    for j in text_cols], overwrite=False)
     if caption:
         sty = sty.set_caption(caption)
     if not index:
