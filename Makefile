@@ -74,7 +74,7 @@ nbval: venv
 # Two notebooks at a time (one torch thread each), into a scratch folder.
 smoke: venv
 	mkdir -p $(BUILD)/smoke
-	@printf '%s\n' $(NAMES) | xargs -P 2 -I{} bash -c 'set -eo pipefail; \
+	@printf '%s\n' $(NAMES) | OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 xargs -P 2 -I{} bash -c 'set -eo pipefail; \
 	  $(BIN)/jupytext --quiet --to ipynb notebooks/{}.py -o $(BUILD)/smoke/{}.in.ipynb; \
 	  VAEFAIL_RESULTS=$(CURDIR)/$(BUILD)/smoke/results $(BIN)/papermill --no-progress-bar --kernel python3 \
 	    $(BUILD)/smoke/{}.in.ipynb $(BUILD)/smoke/{}.ipynb -p PROFILE quick -p RETRAIN True \

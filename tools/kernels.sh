@@ -8,6 +8,8 @@
 # process uses one torch thread); their logs are build/NAME-<kernel>.log.
 set -uo pipefail
 name=$1; shift
+# one thread per process for BLAS / OpenMP too: the two runs share the 2 cores
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 mkdir -p build
 best=$(ATEN_CPU_CAPABILITY= "${PYTHON:-.venv/bin/python}" -c 'import torch; print(torch.backends.cpu.get_cpu_capability())' 2>/dev/null || echo "?")
 ATEN_CPU_CAPABILITY=default "$@" > "build/$name-default.log" 2>&1 &
