@@ -22,7 +22,10 @@ define timed
 	echo "== $(1): passed in $$(( $$(date +%s) - start )) s"
 endef
 
-INSTALL = $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install -q -c requirements-lock.txt -e '.[book,test]'
+# The last step compiles dcor's numba kernels once into their cache, so that the test
+# runs that start together do not compile (and write that cache) at the same time.
+INSTALL = $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install -q -c requirements-lock.txt -e '.[book,test]' \
+  && $(BIN)/python -c 'import dcor'
 
 $(BIN)/.installed: pyproject.toml requirements-lock.txt
 	$(call timed,install: venv and the pinned dependencies,$(INSTALL))

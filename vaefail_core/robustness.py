@@ -37,8 +37,8 @@ Table 4 with fresh draws of the true cohort (``m2.cohort_sample`` with the sweep
 At most ``N_PER_SIDE`` points per side (subsampled as ``metrics.smooth_knn_test`` does);
 the same samples serve every setting; the energy test uses a seeded subsample of
 ``ENERGY_N`` points per side of them (2000 per side takes ~45 s per test on our 2 cores,
-1000 takes ~10 s; ``dcor`` is imported only when a test is run, with numba's JIT off,
-see ``energy_test``). The setting ``k=1,alpha=1,median-NN`` reproduces the
+1000 takes ~10 s; importing ``dcor`` compiles its numba kernels, ~10 s of CPU, so it is
+imported only when a test is run). The setting ``k=1,alpha=1,median-NN`` reproduces the
 tables' numbers (to the float32 rounding of the samples, ~1e-5).
 
 API:
@@ -56,7 +56,6 @@ API:
 from __future__ import annotations
 
 import math
-import os
 import time
 from pathlib import Path
 from typing import Sequence
@@ -244,14 +243,7 @@ def energy_test(x, y, num_resamples: int = ENERGY_PERMUTATIONS, seed: int = 0,
     larger when the samples differ; the p-value is (1 + #{permutations with a larger
     statistic}) / (1 + ``num_resamples``), so it is at least 1 / (1 + num_resamples).
     Each sample is first subsampled (without replacement, ``seed``) to at most ``n`` rows.
-
-    dcor is imported with numba's JIT switched off (``NUMBA_DISABLE_JIT=1``, unless the
-    caller set it): the energy test is plain numpy, numba only speeds up dcor's distance
-    covariance, and compiling numba's LLVM code in a process that already holds torch
-    aborted once on a fresh install here. The statistic and the p-value are the same
-    either way (checked to all digits).
     """
-    os.environ.setdefault("NUMBA_DISABLE_JIT", "1")
     import dcor
 
     rng = np.random.default_rng(seed)
