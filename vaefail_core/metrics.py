@@ -77,6 +77,24 @@ def _one_thread() -> Iterator[None]:
         torch.set_num_threads(prev)
 
 
+def two_samples(x, y, max_n: int | None, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two samples as [n, d] tensors (``_as_2d``) with the same d and at least 2 rows each,
+    each cut to at most ``max_n`` rows by a seeded random subset (one generator, x first),
+    as every two-sample statistic here draws them."""
+    xs, ys = _as_2d(x, "x"), _as_2d(y, "y")
+    if xs.shape[1] != ys.shape[1]:
+        raise ValueError(f"x and y need the same number of columns, got {xs.shape[1]} and {ys.shape[1]}")
+    if max_n is not None:
+        gen = torch.Generator().manual_seed(int(seed))
+        if xs.shape[0] > max_n:
+            xs = xs[torch.randperm(xs.shape[0], generator=gen)[:max_n]]
+        if ys.shape[0] > max_n:
+            ys = ys[torch.randperm(ys.shape[0], generator=gen)[:max_n]]
+    if xs.shape[0] < 2 or ys.shape[0] < 2:
+        raise ValueError(f"each sample needs at least 2 points, got n1={xs.shape[0]}, n2={ys.shape[0]}")
+    return xs, ys
+
+
 def _as_2d(a, name: str) -> torch.Tensor:
     if torch.is_tensor(a):
         t = a.detach().to("cpu", _DTYPE)
@@ -237,18 +255,8 @@ def smooth_knn_test(x, y, k: int = KNN_K, alpha=KNN_ALPHA, scale: str | None = K
 
     Memory is O(n^2) (float64; ~130 MB per n x n matrix at n = 4000).
     """
-    xs, ys = _as_2d(x, "x"), _as_2d(y, "y")
-    if xs.shape[1] != ys.shape[1]:
-        raise ValueError(f"x and y need the same number of columns, got {xs.shape[1]} and {ys.shape[1]}")
-    if max_n is not None:
-        gen = torch.Generator().manual_seed(int(seed))
-        if xs.shape[0] > max_n:
-            xs = xs[torch.randperm(xs.shape[0], generator=gen)[:max_n]]
-        if ys.shape[0] > max_n:
-            ys = ys[torch.randperm(ys.shape[0], generator=gen)[:max_n]]
+    xs, ys = two_samples(x, y, max_n, seed)
     n1, n2 = xs.shape[0], ys.shape[0]
-    if n1 < 2 or n2 < 2:
-        raise ValueError(f"each sample needs at least 2 points, got n1={n1}, n2={n2}")
     with _one_thread():
         mu, unit = knn_edge_marginals(torch.cat([xs, ys]), k=k, alpha=alpha, scale=scale)
         t = float(mu[:n1, n1:].sum() + mu[n1:, :n1].sum())

@@ -184,19 +184,9 @@ def knn_panel(x, y, ks: Sequence[int] = KNN_KS, alphas: Sequence[float] = KNN_AL
     unknown = [d for d in distances if d not in _SCALE]
     if unknown:
         raise ValueError(f"distance conventions must be among {DISTANCES}, got {unknown}")
-    xs, ys = metrics._as_2d(x, "x"), metrics._as_2d(y, "y")
-    if xs.shape[1] != ys.shape[1]:
-        raise ValueError(f"x and y need the same number of columns, got {xs.shape[1]} and {ys.shape[1]}")
-    if max_n is not None:      # the subsample of metrics.smooth_knn_test
-        gen = torch.Generator().manual_seed(int(seed))
-        if xs.shape[0] > max_n:
-            xs = xs[torch.randperm(xs.shape[0], generator=gen)[:max_n]]
-        if ys.shape[0] > max_n:
-            ys = ys[torch.randperm(ys.shape[0], generator=gen)[:max_n]]
+    xs, ys = metrics.two_samples(x, y, max_n, seed)     # the subsample of smooth_knn_test
     n1, n2 = xs.shape[0], ys.shape[0]
     n = n1 + n2
-    if n1 < 2 or n2 < 2:
-        raise ValueError(f"each sample needs at least 2 points, got n1={n1}, n2={n2}")
     ks = [int(k) for k in ks]
     if any(not 1 <= k <= n - 1 for k in ks):
         raise ValueError(f"every k must be in [1, {n - 1}], got {ks}")
