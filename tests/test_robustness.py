@@ -249,3 +249,28 @@ def test_flip_list_names_whole_conventions():
     flipped = ["k=3,alpha=1,median-NN", "k=1,alpha=1,raw", "k=3,alpha=1,raw", R.ENERGY_SETTING]
     assert R._flip_list(flipped, settings, [R.ENERGY_SETTING]) == \
         "every raw setting; k=3,alpha=1,median-NN; energy"
+
+
+def test_compute_reuses_done_rows_and_saves_as_it_goes(monkeypatch):
+    """Only comparisons without a row are computed; partial results are saved."""
+    calls, saves = [], []
+    rng = np.random.default_rng(0)
+
+    def fake_samples(c, rec, profile):
+        calls.append(c["version"])
+        return rng.standard_normal((60, 2)), rng.standard_normal((60, 2))
+
+    monkeypatch.setattr(R, "comparison_samples", fake_samples)
+    monkeypatch.setattr(R, "knn_panel", lambda x, y, seed: {"k=1,alpha=1,raw": 0.5})
+    monkeypatch.setattr(R, "energy_test", lambda x, y, seed: (1.0, 0.5))
+    rec = {"members": [{"restart": 0, "seed": 3}], "selected": {"restart": 0}}
+    comps = [{"table": "table2", "dataset": "figure8", "method": "VAE", "cohort": "marginal",
+              "version": v, "key": f"k{v}"} for v in range(5)]
+    done = {R._row_key(comps[1]): {**{k: comps[1][k] for k in R._ROW_KEYS}, "knn": {}, "energy": 9.0,
+                                   "energy_p": 0.1, "seconds": 2.0}}
+    res = R._compute("quick", comps, {c["key"]: rec for c in comps}, False, done=done,
+                     save=lambda r, complete=True: saves.append(len(r["rows"])), save_every=2)
+    assert calls == [0, 2, 3, 4]
+    assert [r["version"] for r in res["rows"]] == [0, 1, 2, 3, 4]
+    assert res["rows"][1]["energy"] == 9.0
+    assert saves == [3]           # after 2 new rows (plus the reused one); the final save is the caller's

@@ -185,3 +185,25 @@ def test_profiles():
         assert d["profile"] == name and "restarts (synthetic)" in d
     with pytest.raises(ValueError, match="unknown profile"):
         get_profile("fast")
+
+
+def test_gt_start_settings_enter_the_key_only_where_they_change_training():
+    """Tasks without ground-truth members (UCI, K != K_GT) and "legacy" tasks keep the
+    keys they had before the "stable" start existed; "stable" tasks with ground-truth
+    members hash its settings."""
+    stable = Task("figure8", 0, "vae", "reduced")
+    legacy = Task("figure8", 0, "vae", "reduced", gt_start="legacy")
+    k2 = Task("figure8_5d", 0, "vae", "reduced", latent_dim=2)
+    assert stable.has_gt_members() and not k2.has_gt_members()
+    assert stable.key != legacy.key
+    assert "gt_start" in stable.config()["task"] and "gt_encoder_restarts" in stable.config()["profile"]
+    for t in (legacy, k2, Task("figure8", 0, "vae", "reduced", restarts=(3, 4))):
+        c = t.config()
+        assert "gt_start" not in c["task"] and "gt_lr_warmup_epochs" not in c["profile"]
+    assert k2.key == Task("figure8_5d", 0, "vae", "reduced", latent_dim=2, gt_start="legacy").key
+    for t in (stable, legacy, k2):     # a task rebuilt from its config has its key
+        assert Task.from_dict(t.config()["task"]).key == t.key
+    assert stable.gt_train_kwargs()["gt_encoder_restarts"] == 3
+    assert "gt_encoder_restarts" not in legacy.gt_train_kwargs()
+    with pytest.raises(ValueError):
+        Task("figure8", 0, "vae", "reduced", gt_start="warm")

@@ -29,7 +29,19 @@ __all__ = [
     "as_members", "objective_value", "neg_elbo", "iwae_value", "log_px_importance",
     "sample_px", "f_on_grid", "posterior_grid", "log_px_grid", "knn_statistic", "noise_eq9",
     "q_mutual_info", "encode_mean", "member_arrays", "vae_from_arrays", "save_member", "load_member",
+    "select_restart", "RESTART_RULE",
 ]
+
+
+#: App. D's restart rule, as ``select_restart`` applies it
+RESTART_RULE = "the lowest value of the method's own training objective on the validation data"
+
+
+def select_restart(val_obj, idx: Sequence[int]) -> int:
+    """Of the members ``idx`` (one task's restarts), the one with ``RESTART_RULE``
+    (``val_obj`` [M], ties: the first)."""
+    idx = list(idx)
+    return idx[int(np.argmin(np.asarray(val_obj)[idx]))]
 
 
 def as_members(x, n_models: int, device) -> torch.Tensor:

@@ -179,3 +179,87 @@ def page_records(name: str, profile: str, train_missing: bool = False, retrain: 
         print(f"not computed yet ({len(missing)}):", sorted({re.sub(r"-v\d+-", " ", t.label) for t in missing}))
         print(f"to compute them: vaefail sweep {name} --profile {profile}")
     return records
+
+
+# -- App. D: does a ground-truth start survive training? ----------------------------------
+def gt_start_rows(records) -> pd.DataFrame:
+    """One row per ground-truth restart of ``records``: the loss of its start and of its
+    first epoch of joint training (``train_loss[0]``), their ratio and difference (nats).
+
+    The start is ``gt_start_loss`` (one pass over the training data at the start, measured
+    like an epoch of training; records of the "stable" start) or, for older records, the
+    encoder fit's best score ``gt_fit_loss`` (on 1000 training points with fixed noise, a
+    slightly optimistic estimate); column ``start`` says which."""
+    rows = []
+    for rec in records:
+        t = rec["config"]["task"]
+        for m in rec["members"]:
+            if m.get("init") != "gt" or not m.get("train_loss"):
+                continue
+            start, which = m.get("gt_start_loss"), "gt_start_loss"
+            if start is None:
+                start, which = m.get("gt_fit_loss"), "gt_fit_loss"
+            if start is None:
+                continue
+            first = float(m["train_loss"][0])
+            rows.append({"dataset": t["dataset"], "method": t["method"], "version": int(t["version"]),
+                         "restart": int(m["restart"]), "gt_start": t.get("gt_start", "legacy"),
+                         "start": which, "start_loss": float(start), "first_epoch_loss": first,
+                         "ratio": first / float(start), "difference": first - float(start)})
+    return pd.DataFrame(rows)
+
+
+def gt_start_table(records, by=("dataset", "method")) -> pd.DataFrame:
+    """Per ``by`` group of ``gt_start_rows``: the number of ground-truth restarts, the
+    median and maximum of first-epoch loss / start loss, and the median difference in
+    nats (the ratio means little where the loss is near 0, as on Figure-8-5D)."""
+    rows = gt_start_rows(records)
+    if rows.empty:
+        raise ValueError("no ground-truth restarts in these records")
+    g = rows.groupby(list(by), sort=False)
+    return pd.DataFrame({"gt_start": g["gt_start"].first(), "n_restarts": g.size(),
+                         "median_ratio": g["ratio"].median(), "max_ratio": g["ratio"].max(),
+                         "median_difference": g["difference"].median()}).reset_index()
+
+
+def training_curves(records, dataset: str, method: str = "vae", version: int = 0) -> dict:
+    """The per-epoch training loss of every restart of one record (the first matching
+    ``dataset``, ``method`` and ``version`` without learned noise or a non-default K):
+    ``{"epochs": [E], "gt": [[E], ...], "random": [[E], ...], "gt_start": [...], "label"}``."""
+    for rec in records:
+        t = rec["config"]["task"]
+        if (t["dataset"], t["method"], int(t["version"])) == (dataset, method, version) \
+                and not t.get("learn_noise") and t.get("latent_dim") is None and not t.get("extra"):
+            out = {"gt": [], "random": [], "gt_start": [], "label": rec.get("label", dataset)}
+            for m in rec["members"]:
+                out[m["init"]].append(np.asarray(m["train_loss"], float))
+                if m["init"] == "gt":
+                    out["gt_start"].append(m.get("gt_start_loss", m.get("gt_fit_loss")))
+            out["epochs"] = np.arange(1, len((out["gt"] or out["random"])[0]) + 1)
+            return out
+    raise ValueError(f"no record for {dataset} / {method} / version {version}")
+
+
+# -- App. D: the selection rules, as the code applies them ---------------------------------
+def selection_rules() -> pd.DataFrame:
+    """Which restart and which hyper-parameters each table of the book uses, built from
+    the constants the table code itself reads (``evaluate.RESTART_RULE``,
+    ``sec5.TABLE2_SELECTION``, ``sec7.TABLE34_SELECTION``), so the App. D page cannot drift
+    from what was run."""
+    from . import evaluate, sec5, sec7
+
+    restart = evaluate.RESTART_RULE
+    knn = "the smallest smooth kNN statistic of p(x) on the validation set"
+    t2 = {"knn": knn, "val_loss": "the smallest validation loss (the method's own objective)"}
+    t34 = {"knn_val": knn, "val_loss": "the smallest validation loss"}
+    rows = [
+        ("Table 1 (Sec. 8)", restart, "none: one row per method, IWAE S and latent dimension K"),
+        ("Table 2 (Sec. 5)", restart,
+         f"{t2[sec5.TABLE2_SELECTION]} (App. D); the page also shows Table 2's caption rule "
+         f"({t2['val_loss' if sec5.TABLE2_SELECTION == 'knn' else 'knn']})"),
+        ("Tables 3-4 (Sec. 7)", restart,
+         f"{t34[sec7.TABLE34_SELECTION]}, over alpha, gamma and the method's own S or T x R (App. D)"),
+        ("Case A (Sec. 8)", restart, "none: sigma^2 fixed at the truth, or learned jointly"),
+        ("Tables 5-6 (App. E.3)", "not run yet", "not run yet"),
+    ]
+    return pd.DataFrame(rows, columns=["table", "restart", "hyper-parameters"])

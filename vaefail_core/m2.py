@@ -54,7 +54,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .evaluate import as_members
+from .evaluate import as_members, select_restart
 from .nets import EnsembleMLP
 from .objectives import LOG_2PI, VAE, MemberRNG, VAEConfig, derive_seed, kl_std_normal
 
@@ -595,7 +595,7 @@ def sweep_records(tasks, owner, members, infos, vae: M2VAE, h, labels, x_train, 
     for ti, task in enumerate(tasks):
         truth = infos[ti].truth
         idx = [m for m, (o, _) in enumerate(owner) if o == ti]
-        best = idx[int(np.argmin(val_obj[idx]))]
+        best = select_restart(val_obj, idx)
         knn_members = {"none": [], "selected": [best], "all": idx}[task.knn]
         knn = knn_px(vae, x_test, members=knn_members, tag="knn/test") if knn_members else None
         knn_v = knn_px(vae, x_val, members=knn_members, tag="knn/val") if knn_members else None
@@ -609,7 +609,7 @@ def sweep_records(tasks, owner, members, infos, vae: M2VAE, h, labels, x_train, 
                 "test_neg_elbo": float(nu["test"][m]),
                 "noise_var": nvar[m].tolist(), "train_loss": h["train_loss"][:, m].tolist(),
                 "gt_decoder_mse": float(h["gt_decoder_mse"][m]), "gt_warm_loss": float(h["gt_warm_loss"][m]),
-                "gt_fit_loss": float(h["gt_fit_loss"][m]),
+                "gt_fit_loss": float(h["gt_fit_loss"][m]), "gt_start_loss": float(h["gt_start_loss"][m]),
                 "knn_test": None if knn is None else float(knn[m]),
                 "knn_val": None if knn_v is None else float(knn_v[m]),
                 "predictive": float(pred[m]), "collapse_f": float(coll[m]),

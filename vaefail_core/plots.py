@@ -12,6 +12,7 @@
                            (Figs. 23-24);
 * ``plot_line``            a line ``w . x + b = 0`` (a linear classifier's boundary, Fig. 7);
 * ``plot_attack``          clean point, attack and projection arrows (Fig. 7);
+* ``plot_training_curves`` training loss per epoch, ground-truth vs random restarts (App. D);
 * ``empty_axes``           labels of the panels of a figure that show no data in view;
 * ``install_empty_panel_check``  under IPython, print ``EMPTY PANEL: ...`` to stderr
                            for each figure with such panels (read by tools/check_book.py).
@@ -29,7 +30,8 @@ import seaborn as sns
 from matplotlib.collections import LineCollection
 
 __all__ = ["star_colors", "plot_density", "plot_curve", "plot_density_with_f", "mark_stars",
-           "plot_posteriors", "pick_by_quantile", "plot_posterior_2d", "plot_line", "plot_attack"]
+           "plot_posteriors", "pick_by_quantile", "plot_posterior_2d", "plot_line", "plot_attack",
+           "plot_training_curves"]
 
 
 def star_colors(n: int) -> list:
@@ -435,3 +437,27 @@ def install_empty_panel_check() -> bool:
         if fn not in ip.events.callbacks.get(event, []):
             ip.events.register(event, fn)
     return True
+
+
+def plot_training_curves(ax, curves: dict, title: str | None = None, quantile: float = 0.98):
+    """Training loss per epoch of ground-truth (orange) and random (blue) restarts, from
+    ``experiments.training_curves``; a dot at epoch 0 marks each ground-truth start's
+    loss. The y-range covers the curves up to their ``quantile`` (one exploding epoch
+    would otherwise flatten the rest)."""
+    cols = {"gt": "tab:orange", "random": "tab:blue"}
+    for kind in ("random", "gt"):
+        for i, c in enumerate(curves[kind]):
+            ax.plot(curves["epochs"], c, color=cols[kind], lw=1.2, alpha=0.8,
+                    label=f"{'ground-truth' if kind == 'gt' else 'random'} start" if i == 0 else None)
+    starts = [s for s in curves["gt_start"] if s is not None]
+    if starts:
+        ax.plot(np.zeros(len(starts)), starts, "o", color=cols["gt"], ms=4)
+    allv = np.concatenate([np.asarray(c) for k in ("gt", "random") for c in curves[k]] + [np.asarray(starts, float)])
+    lo, hi = np.nanquantile(allv, 1 - quantile), np.nanquantile(allv, quantile)
+    pad = 0.05 * (hi - lo or 1.0)
+    ax.set_ylim(lo - pad, hi + pad)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("training loss (nats / point)")
+    if title:
+        ax.set_title(title)
+    return ax

@@ -41,6 +41,10 @@ class Profile:
     # 20+100 epochs, so "paper" uses 20 + 100)
     gt_warm_epochs: int = 20
     gt_fit_epochs: int = 100
+    # the "stable" ground-truth start (sweep.GT_STARTS): App. D's 10 encoder restarts, and
+    # a learning-rate warm-up of the ground-truth members (ours, not the paper's)
+    gt_encoder_restarts: int = 10
+    gt_lr_warmup_epochs: int = 10
     # hyper-parameter grids (App. D)
     iwae_S: tuple[int, ...] = (3, 10, 20)
     lin_T: tuple[float, ...] = (0.05, 0.1)
@@ -75,6 +79,7 @@ class Profile:
             "epochs (synthetic / UCI)": f"{self.epochs} / {self.epochs_real}",
             "optimiser": f"Adam, lr {self.lr}, batch {self.batch_size}",
             "GT encoder fit (epochs)": f"{self.gt_warm_epochs} supervised + {self.gt_fit_epochs} objective",
+            "GT start": f"best of {self.gt_encoder_restarts} encoders; lr warm-up {self.gt_lr_warmup_epochs} epochs",
             "IWAE S": list(self.iwae_S),
             "LIN T x R": f"{list(self.lin_T)} x {list(self.lin_R)}",
         }
@@ -85,6 +90,7 @@ PROFILES: dict[str, Profile] = {
         name="quick", n_versions=2, n_train=1000, n_val=500, n_test=500,
         n_gt_restarts=1, n_random_restarts=1, n_restarts_real=2,
         epochs=5, epochs_real=20, gt_warm_epochs=5, gt_fit_epochs=5,
+        gt_encoder_restarts=2, gt_lr_warmup_epochs=1,
         iwae_S=(3, 20), lin_T=(0.1,), lin_R=(5,), ss_alpha=(0.1,), ss_gamma=(1.0,),
         uci_noise_var=(0.5,), eval_elbo_samples=2, eval_repeats=1, eval_is_samples=50,
     ),
@@ -92,6 +98,7 @@ PROFILES: dict[str, Profile] = {
         name="reduced", n_versions=4, n_train=5000, n_val=2000, n_test=2000,
         n_gt_restarts=3, n_random_restarts=3, n_restarts_real=3,
         epochs=100, epochs_real=300, gt_warm_epochs=10, gt_fit_epochs=50,
+        gt_encoder_restarts=3,
         ss_alpha=(0.1, 1.0), ss_gamma=(1.0, 5.0),
         eval_elbo_samples=5, eval_repeats=2, eval_is_samples=500, max_models=40,
     ),

@@ -55,6 +55,7 @@ API:
 """
 from __future__ import annotations
 
+import json
 import math
 import time
 from pathlib import Path
@@ -275,7 +276,7 @@ def comparisons(profile: str, records5=None, records7=None) -> list[dict]:
     recs5 = sec5.load_records(profile) if records5 is None else list(records5)
     recs7 = _sec7_records(profile) if records7 is None else list(records7)
     out = []
-    pv = sec5.table2_per_version(profile, "val_loss", records=recs5)
+    pv = sec5.table2_per_version(profile, sec5.TABLE2_SELECTION, records=recs5)
     for ds in sec5.TABLE2_DATASETS:
         for meth in ("IWAE", "LIN", "VAE"):
             for _, r in pv[(pv["dataset"] == ds) & (pv["method"] == meth)].sort_values("version").iterrows():
@@ -332,17 +333,42 @@ def comparison_samples(comp: dict, record: dict, profile: str) -> tuple[np.ndarr
     return ref, sample_px(model, n, tag=f"knn-cohort/test/{value:g}", y=labels)[0]
 
 
-def _compute(profile: str, comps: list[dict], records: dict, progress: bool | None) -> dict:
+_ROW_KEYS = ("table", "dataset", "method", "cohort", "version", "key")
+
+
+def _row_key(c: dict) -> tuple:
+    return tuple(c[k] for k in _ROW_KEYS)
+
+
+def _read_json(path) -> dict | None:
+    try:
+        out = json.loads(Path(path).read_text())
+        return out if isinstance(out, dict) else None
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _compute(profile: str, comps: list[dict], records: dict, progress: bool | None,
+             done: dict | None = None, save=None, save_every: int = 8) -> dict:
+    """Rows of ``comps`` (``done``: rows already computed, by ``_row_key``, reused as they
+    are); ``save(result)`` is called every ``save_every`` new rows, so an interrupted run
+    keeps what it computed."""
     from .objectives import derive_seed
     from .train import progress_enabled
 
-    t0 = time.perf_counter()
+    done = dict(done or {})
+    todo = [c for c in comps if _row_key(c) not in done]
     bar = None
-    if progress_enabled(progress):
+    if progress_enabled(progress) and todo:
         from tqdm.auto import tqdm
-        bar = tqdm(total=len(comps), desc="robustness", unit="comparison")
-    rows = []
-    for c in comps:
+        bar = tqdm(total=len(todo), desc="robustness", unit="comparison")
+
+    def result():
+        rows = [done[_row_key(c)] for c in comps if _row_key(c) in done]
+        return {"rows": rows, "seconds": round(sum(r.get("seconds", 0.0) for r in rows), 1)}
+
+    for i, c in enumerate(todo):
+        t0 = time.perf_counter()
         rec = records[c["key"]]
         x, y = comparison_samples(c, rec, profile)
         member_seed = int(rec["members"][[m["restart"] for m in rec["members"]].index(
@@ -350,14 +376,17 @@ def _compute(profile: str, comps: list[dict], records: dict, progress: bool | No
         z = knn_panel(x, y, seed=derive_seed(member_seed, "knn"))
         tag = f"energy/{c['table']}/{c['dataset']}/{c['method']}/{c['cohort']}/{c['version']}"
         stat, pval = energy_test(x, y, seed=derive_seed(0, tag))
-        rows.append({k: c[k] for k in ("table", "dataset", "method", "cohort", "version", "key")}
-                    | {"knn": {s: float(f"{v:.7g}") for s, v in z.items()},
-                       "energy": float(f"{stat:.7g}"), "energy_p": float(f"{pval:.7g}")})
+        done[_row_key(c)] = ({k: c[k] for k in _ROW_KEYS}
+                             | {"knn": {s: float(f"{v:.7g}") for s, v in z.items()},
+                                "energy": float(f"{stat:.7g}"), "energy_p": float(f"{pval:.7g}"),
+                                "seconds": round(time.perf_counter() - t0, 1)})
         if bar is not None:
             bar.update(1)
+        if save is not None and (i + 1) % save_every == 0 and i + 1 < len(todo):
+            save(result(), complete=False)
     if bar is not None:
         bar.close()
-    return {"rows": rows, "seconds": round(time.perf_counter() - t0, 1)}
+    return result()
 
 
 def _setting_order(label: str) -> tuple:
@@ -393,13 +422,17 @@ def robustness_frame(profile: str, recompute: bool = False, progress: bool | Non
     seconds the computation took.
 
     Computed once and cached in ``results/<profile>/robustness.json`` under a hash of the
-    configuration and the selected records' keys (``cache.cached_json``), so a page on a
-    clean clone only loads it; ``recompute=True`` recomputes. Cost on 2 shared cores:
+    configuration and the selected records' keys, so a page on a clean clone only loads
+    it; ``recompute=True`` recomputes. The file is written every few comparisons, and a
+    stale file's rows are reused where their comparison (record key included) and
+    settings are unchanged, so an interrupted run resumes and a re-run sweep costs only
+    its own comparisons. Cost on 2 shared cores:
     ~25-35 s per comparison (84 for ``reduced``), a tqdm bar shows progress
     (off with ``VAEFAIL_QUIET=1``)."""
     from . import sec5
-    from .cache import cached_json
+    from .cache import RESULTS_DIR, atomic_write_json, config_hash
     from .profiles import get_profile
+    from .sweep import GT_START_PROFILE_FIELDS
 
     recs5 = sec5.load_records(profile)
     recs7 = _sec7_records(profile)
@@ -408,13 +441,30 @@ def robustness_frame(profile: str, recompute: bool = False, progress: bool | Non
         first = min((c["version"] for c in comps), default=0)
         comps = [c for c in comps if c["version"] == first]
     records = {r["key"]: r for r in recs5 + recs7}
-    cfg = {"v": _VERSION, "profile": get_profile(profile).to_dict(),
-           "comparisons": [[c["table"], c["dataset"], c["method"], c["cohort"], c["version"], c["key"]]
-                           for c in comps],
-           "ks": list(KNN_KS), "alphas": list(KNN_ALPHAS), "distances": list(DISTANCES),
-           "n_per_side": N_PER_SIDE, "energy_n": ENERGY_N, "energy_permutations": ENERGY_PERMUTATIONS}
-    res = cached_json(profile, "robustness", cfg, lambda: _compute(profile, comps, records, progress),
-                      retrain=recompute)
+    # everything a row depends on besides its comparison and record (the ground-truth
+    # start's profile fields only change records, whose keys are in the comparisons)
+    prof = {k: v for k, v in get_profile(profile).to_dict().items() if k not in GT_START_PROFILE_FIELDS}
+    consts = {"v": _VERSION, "profile": prof,
+              "ks": list(KNN_KS), "alphas": list(KNN_ALPHAS), "distances": list(DISTANCES),
+              "n_per_side": N_PER_SIDE, "energy_n": ENERGY_N, "energy_permutations": ENERGY_PERMUTATIONS}
+    cfg = consts | {"comparisons": [list(_row_key(c)) for c in comps]}
+    path = RESULTS_DIR / profile / "robustness.json"
+    old = None if recompute else _read_json(path)
+    if old is not None and old.get("config_hash") == config_hash(cfg) and old.get("complete", True):
+        res = old["result"]
+    else:
+        # rows of a stale or partial file are reused where their comparison, record and
+        # settings are unchanged: after a re-run of one sweep only its comparisons are computed
+        done = {}
+        if old is not None and {k: old.get("config", {}).get(k) for k in consts} == consts:
+            done = {_row_key(r): r for r in old.get("result", {}).get("rows", [])}
+
+        def save(result, complete=True):
+            atomic_write_json(path, {"config_hash": config_hash(cfg), "config": cfg,
+                                     "complete": complete, "result": result})
+
+        res = _compute(profile, comps, records, progress, done=done, save=save)
+        save(res)
     frame = _to_frame(res["rows"])
     frame.attrs.update(profile=profile, seconds=res.get("seconds"))
     return frame

@@ -51,7 +51,7 @@ from .objectives import VAEConfig, derive_seed, make_objective
 from .profiles import Profile, get_profile
 from .train import Member, TrainConfig, progress_enabled, train_ensemble
 
-__all__ = ["CODE_VERSION", "Task", "is_semi", "SweepResult", "run_sweep", "run_group", "plan_groups", "process_map",
+__all__ = ["CODE_VERSION", "Task", "GT_STARTS", "is_semi", "SweepResult", "run_sweep", "run_group", "plan_groups", "process_map",
            "grid_tasks", "record_path", "load_record", "verify_record", "load_selected",
            "records_frame", "EXIT_AFTER_ENV", "REPO_ROOT"]
 
@@ -61,6 +61,16 @@ CODE_VERSION = f"vaefail-{__version__}/train-1"
 EXIT_AFTER_ENV = "VAEFAIL_SWEEP_EXIT_AFTER"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 METHODS = ("vae", "iwae", "lin")
+#: how a ground-truth restart starts (train.py, "Ground-truth initialisation")
+GT_STARTS = {
+    "legacy": "decoder = surrogate; one encoder fit with the decoder frozen; joint training "
+              "with plain Adam (the records of the first sessions)",
+    "stable": "decoder = surrogate; App. D's encoder restarts (the profile's "
+              "gt_encoder_restarts, best kept); the learning rate of these members warmed up "
+              "linearly over the profile's gt_lr_warmup_epochs",
+}
+#: the profile fields that only the "stable" start reads
+GT_START_PROFILE_FIELDS = ("gt_encoder_restarts", "gt_lr_warmup_epochs")
 
 
 def _is_real(dataset: str) -> bool:
@@ -86,6 +96,7 @@ class Task:
     restarts: tuple[int, ...] | None = None  #: None: all of the profile's restarts
     knn: str = "selected"                  #: smooth kNN for "none" | "selected" | "all"
     extra: tuple[tuple[str, float], ...] = ()   #: hyper-parameters of future objectives
+    gt_start: str = "stable"               #: ground-truth start: "stable" | "legacy" (GT_STARTS)
 
     def __post_init__(self):
         if self.method not in METHODS:
@@ -100,6 +111,8 @@ class Task:
             raise ValueError(f"lin_T / lin_R are for method 'lin', not {self.method!r}")
         if self.knn not in ("none", "selected", "all"):
             raise ValueError(f"knn must be 'none', 'selected' or 'all', got {self.knn!r}")
+        if self.gt_start not in GT_STARTS:
+            raise ValueError(f"gt_start must be one of {tuple(GT_STARTS)}, got {self.gt_start!r}")
         get_profile(self.profile)
         if self.restarts is not None:
             object.__setattr__(self, "restarts", tuple(int(r) for r in self.restarts))
@@ -117,12 +130,42 @@ class Task:
         n = self.prof.n_restarts_real if _is_real(self.dataset) else self.prof.n_restarts
         return tuple(range(n))
 
+    def has_gt_members(self) -> bool:
+        """Whether some restart can start at the ground truth: a synthetic set at its true
+        K, with a restart id below the profile's ``n_gt_restarts`` (``run_group`` also
+        checks the labels and the surrogate)."""
+        from .data import get, synthetic_names
+        if self.dataset not in synthetic_names():
+            return False
+        K = get(self.dataset).latent_dim
+        return ((self.latent_dim is None or self.latent_dim == K)
+                and any(r < self.prof.n_gt_restarts for r in self.restart_ids()))
+
+    def gt_train_kwargs(self) -> dict:
+        """The ``TrainConfig`` fields of the ground-truth start (see ``GT_STARTS``)."""
+        p = self.prof
+        kw = {"gt_warm_epochs": p.gt_warm_epochs, "gt_fit_epochs": p.gt_fit_epochs}
+        if self.gt_start == "stable":
+            kw.update(gt_encoder_restarts=p.gt_encoder_restarts, gt_lr_warmup_epochs=p.gt_lr_warmup_epochs)
+        return kw
+
     def config(self) -> dict:
-        """The full configuration the result depends on (hashed into the key)."""
+        """The full configuration the result depends on (hashed into the key).
+
+        The ground-truth start's settings (``gt_start`` and the profile's
+        ``gt_encoder_restarts`` / ``gt_lr_warmup_epochs``) enter only where they change
+        the training: a task with ground-truth members and ``gt_start="stable"``. The keys
+        of every other task are those they had before these settings existed, so their
+        cached records stay valid."""
         d = asdict(self)
         d["restarts"] = list(self.restart_ids())
         d["extra"] = [list(kv) for kv in self.extra]
-        return {"task": d, "profile": self.prof.to_dict(), "code_version": CODE_VERSION}
+        prof = self.prof.to_dict()
+        if self.gt_start == "legacy" or not self.has_gt_members():
+            del d["gt_start"]
+            for k in GT_START_PROFILE_FIELDS:
+                prof.pop(k)
+        return {"task": d, "profile": prof, "code_version": CODE_VERSION}
 
     @property
     def key(self) -> str:
@@ -151,6 +194,7 @@ class Task:
         d = dict(d)
         d["restarts"] = tuple(d["restarts"]) if d.get("restarts") is not None else None
         d["extra"] = tuple(tuple(kv) for kv in d.get("extra", ()))
+        d.setdefault("gt_start", "legacy")    # a config without it: legacy, or no GT members
         return cls(**d)
 
 
@@ -397,7 +441,7 @@ def run_group(spec: dict) -> list[dict]:
     cfg = TrainConfig(method=t.method, iwae_samples=max(1, t.iwae_samples),
                       epochs=p.epochs_real if real else p.epochs,
                       batch_size=p.batch_size, lr=p.lr,
-                      gt_warm_epochs=p.gt_warm_epochs, gt_fit_epochs=p.gt_fit_epochs)
+                      **t.gt_train_kwargs())
 
     def stack(part, attr, need=True):
         vals = [getattr(s, attr, None) for s in data[part]]
@@ -438,7 +482,7 @@ def run_group(spec: dict) -> list[dict]:
     out = []
     for ti, task in enumerate(tasks):
         idx = [m for m, (o, _) in enumerate(owner) if o == ti]
-        best = idx[int(np.argmin(val_obj[idx]))]
+        best = ev.select_restart(val_obj, idx)
         knn_members = {"none": [], "selected": [best], "all": idx}[task.knn]
         knn = ev.knn_statistic(vae, x_test, tag="knn/test", members=knn_members) if knn_members else None
         # on validation data too: for choosing hyper-parameters by kNN (App. D) without the test set
@@ -453,7 +497,7 @@ def run_group(spec: dict) -> list[dict]:
                 "noise_var": nvar[m].tolist(),
                 "train_loss": h["train_loss"][:, m].tolist(),
                 "gt_decoder_mse": _f(h["gt_decoder_mse"][m]), "gt_warm_loss": _f(h["gt_warm_loss"][m]),
-                "gt_fit_loss": _f(h["gt_fit_loss"][m]),
+                "gt_fit_loss": _f(h["gt_fit_loss"][m]), "gt_start_loss": _f(h["gt_start_loss"][m]),
                 "knn_test": None if knn is None else _f(knn[m]),
                 "knn_val": None if knn_v is None else _f(knn_v[m]),
             }

@@ -43,6 +43,23 @@ alone fails on Spiral-Dots) and ``gt_fit_epochs`` of the member's own training o
 (ELBO or IWAE bound), ending at each member's best iterate (scored after every epoch on
 1000 training points with fixed noise: on Spiral-Dots the frozen-decoder ELBO oscillates
 between ~90 and, at times, ~2000 nats). Main training then starts with fresh Adam states.
+
+App. D fits the ground-truth encoder over several restarts and keeps the best:
+``gt_encoder_restarts`` candidate encoders per member (candidate 0 is the member's own
+initial encoder, the others are fresh initialisations from derived seeds) go through
+both phases, and the one with the best final score is kept. ``gt_start_loss`` is the loss
+of the start measured like an epoch of ``train_loss`` (one pass over the training data in
+mini-batches, with its own noise stream, no update), so that the first epoch of joint
+training can be compared with it.
+
+Learning-rate warm-up of ground-truth members (``gt_lr_warmup_epochs``; not in the paper,
+which uses plain Adam at lr 1e-3). Adam's first steps move every weight by about ``lr``
+whatever the gradient's size (m / sqrt(v) is +-1 at step one). At a random start the
+gradients are large and coherent and this is harmless; at the ground truth, an optimum,
+they are noise, and the first epoch of joint training threw the start away (Spiral-Dots:
+-ELBO from ~90 to ~4,000 nats, Clusters from 3.0 to ~10). A linear warm-up of these
+members' learning rate from 0 to ``lr`` over the first epochs (``EnsembleAdam(warmup=)``)
+keeps the start; random members train exactly as in the paper.
 """
 from __future__ import annotations
 
@@ -69,6 +86,10 @@ __all__ = [
 ]
 
 
+#: per-member ground-truth diagnostics in ``TrainResult.history`` (NaN for random members)
+GT_KEYS = ("gt_decoder_mse", "gt_warm_loss", "gt_fit_loss", "gt_start_loss", "gt_encoder_choice")
+
+
 def progress_enabled(progress: bool | None) -> bool:
     """Progress bars: on unless ``progress=False`` or the env var ``VAEFAIL_QUIET=1``."""
     if progress is False or os.environ.get("VAEFAIL_QUIET", "0") not in ("", "0"):
@@ -93,14 +114,17 @@ class TrainConfig:
     gt_warm_epochs: int = 20         #: supervised warm start of the GT encoder
     gt_fit_epochs: int = 100         #: encoder fit by the objective, decoder frozen
     gt_decoder_epochs: int = 200     #: only if the surrogate's architecture differs
+    gt_encoder_restarts: int = 1     #: candidate encoders per GT member (App. D: 10), best kept
+    gt_lr_warmup_epochs: int = 0     #: linear lr warm-up of GT members in joint training (0: none)
 
     def __post_init__(self):
         if self.method not in ("vae", "iwae", "lin"):
             raise ValueError(f"unknown method {self.method!r}; use 'vae', 'iwae' or 'lin'")
-        for name in ("epochs", "gt_warm_epochs", "gt_fit_epochs", "gt_decoder_epochs"):
+        for name in ("epochs", "gt_warm_epochs", "gt_fit_epochs", "gt_decoder_epochs",
+                     "gt_lr_warmup_epochs"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        for name in ("batch_size", "iwae_samples", "lin_max_inner", "lin_mi_batch"):
+        for name in ("batch_size", "iwae_samples", "lin_max_inner", "lin_mi_batch", "gt_encoder_restarts"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not self.lr > 0:
@@ -159,11 +183,22 @@ class EnsembleAdam:
     differentiates ``total`` (the sum of per-member losses) w.r.t. the groups named in
     ``masks`` (all if None); a mask [M] bool freezes members with False (parameters and
     Adam state untouched). Create the optimiser after moving the model to its device.
+
+    ``warmup``: per-member number of steps [M] over which the learning rate rises
+    linearly from lr / warmup to lr (0: none; counted per parameter group).
     """
 
     def __init__(self, groups: Mapping[str, Sequence[nn.Parameter]], n_models: int,
-                 lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+                 lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 warmup: Sequence[int] | None = None):
         self.n_models, self.lr, self.betas, self.eps = n_models, lr, betas, eps
+        self.warmup = None
+        if warmup is not None and any(int(w) > 0 for w in warmup):
+            if len(warmup) != n_models:
+                raise ValueError(f"warmup needs one entry per member ({n_models}), got {len(warmup)}")
+            if any(int(w) < 0 for w in warmup):
+                raise ValueError("warmup steps must be >= 0")
+            self.warmup = [float(w) for w in warmup]
         groups = {k: list(v) for k, v in groups.items() if len(v)}
         params = [p for v in groups.values() for p in v]
         if not params:
@@ -179,6 +214,8 @@ class EnsembleAdam:
                     off += n
                 self.groups[k] = _Group(ps, start, off, n_models, flat.device)
         self.flat = flat
+        if self.warmup is not None:
+            self._warm = torch.tensor(self.warmup, dtype=flat.dtype, device=flat.device).view(-1, 1)
         self.m = torch.zeros_like(flat)
         self.v = torch.zeros_like(flat)
 
@@ -214,6 +251,10 @@ class EnsembleAdam:
         v.lerp_(grad * grad, (1 - b2) * w)
         t = gs[0].t.clamp(min=1.0)
         step_size = self.lr * w / (1 - b1 ** t)
+        if self.warmup is not None:       # linear warm-up: members with warmup 0 keep factor 1
+            ramp = torch.where(self._warm > 0, (t / self._warm.clamp(min=1.0)).clamp(max=1.0),
+                               torch.ones_like(t))
+            step_size = step_size * ramp
         denom = (v / (1 - b2 ** t)).sqrt_().add_(self.eps)
         p.sub_(step_size * m / denom)
 
@@ -336,36 +377,57 @@ def init_ground_truth(vae: VAE, idx: Sequence[int], surrogates: Sequence[Ensembl
     """Initialise members ``idx`` at the ground truth (App. D; see the module docstring).
 
     ``surrogates[j]`` is the fitted ground-truth network (an ``EnsembleMLP`` with M = 1)
-    for member ``idx[j]``. Works on a sub-ensemble of just these members. Returns the
-    final loss of each phase, [len(idx)] (NaN for a phase that did not run).
+    for member ``idx[j]``. Works on a sub-ensemble of ``cfg.gt_encoder_restarts``
+    candidates per member. Returns, per member [len(idx)], the final loss of each phase
+    (NaN for a phase that did not run), the start's loss ``gt_start_loss`` and the chosen
+    candidate ``gt_encoder_choice``.
     """
     idx = list(idx)
     if len(surrogates) != len(idx):
         raise ValueError(f"need one surrogate per ground-truth member ({len(idx)}), got {len(surrogates)}")
-    sub = vae.subset(idx)
-    sub_data = {k: v[idx] for k, v in data.items()}
-    if hasattr(objective, "subset"):         # per-member hyper-parameters (M2's alpha, gamma)
-        objective = objective.subset(idx)
-    warm = objective.warm_start() if hasattr(objective, "warm_start") else GaussianRegression()
+    R = cfg.gt_encoder_restarts
     n = len(idx)
-    out = {k: np.full(n, np.nan) for k in ("gt_decoder_mse", "gt_warm_loss", "gt_fit_loss")}
+    # candidate c = j * R + r of member idx[j]; r = 0 is the member itself (seed and initial
+    # encoder), r > 0 a fresh initialisation from a derived seed
+    owner = [j for j in range(n) for _ in range(R)]
+    if R == 1:
+        sub = vae.subset(idx)
+    else:
+        seeds = [vae.seeds[idx[j]] if r == 0 else derive_seed(vae.seeds[idx[j]], f"gt-encoder/{r}")
+                 for j in range(n) for r in range(R)]
+        sub = type(vae)(vae.cfg, n * R, seeds=seeds).to(vae.device)
+        with torch.no_grad():
+            for c, j in enumerate(owner):
+                if R > 1 and c % R == 0:
+                    sub.load_member(c, vae.member_state(idx[j]))
+                else:
+                    sub.log_noise_var[c].copy_(vae.log_noise_var[idx[j]])
+    sub_idx = [idx[j] for j in owner]
+    sub_data = {k: v[sub_idx] for k, v in data.items()}
+    if hasattr(objective, "subset"):         # per-member hyper-parameters (M2's alpha, gamma)
+        objective = objective.subset(sub_idx)
+    warm = objective.warm_start() if hasattr(objective, "warm_start") else GaussianRegression()
+    nc = len(owner)
+    out = {k: np.full(nc, np.nan) for k in ("gt_decoder_mse", "gt_warm_loss", "gt_fit_loss")}
     dec = sub.decoder
     need_fit = []
-    for j, sur in enumerate(surrogates):
+    for c, j in enumerate(owner):
+        sur = surrogates[j]
         if not isinstance(sur, EnsembleMLP) or sur.n_models != 1:
             raise ValueError("a surrogate must be an EnsembleMLP with n_models = 1")
         if (sur.d_in, sur.d_out) != (dec.d_in, dec.d_out):
             raise ValueError(f"surrogate maps {sur.d_in} -> {sur.d_out}, the decoder "
                              f"{dec.d_in} -> {dec.d_out}: ground-truth init needs equal shapes")
         if sur.hidden == dec.hidden:
-            dec.load_member(j, sur.member_state(0))
-            out["gt_decoder_mse"][j] = 0.0
+            dec.load_member(c, sur.member_state(0))
+            out["gt_decoder_mse"][c] = 0.0
         else:
-            need_fit.append(j)
+            need_fit.append(c)
     if need_fit:   # App. D: "initialised to the ground truth using full supervision"
         if "z" not in sub_data:
             raise ValueError("regressing the decoder onto a surrogate needs the true z ('z' in data)")
-        out["gt_decoder_mse"][need_fit] = _regress_decoder(sub, need_fit, surrogates, sub_data, cfg)
+        out["gt_decoder_mse"][need_fit] = _regress_decoder(sub, need_fit, [surrogates[owner[c]] for c in range(nc)],
+                                                           sub_data, cfg)
     if cfg.gt_warm_epochs:
         if "z" not in sub_data:
             raise ValueError("the ground-truth warm start needs the true z ('z' in data)")
@@ -376,8 +438,35 @@ def init_ground_truth(vae: VAE, idx: Sequence[int], surrogates: Sequence[Ensembl
         h = run_epochs(sub, objective, sub_data, epochs=cfg.gt_fit_epochs, batch_size=cfg.batch_size,
                        lr=cfg.lr, tag="gt-fit", groups=("encoder",), keep_best=True)
         out["gt_fit_loss"] = h[-1]      # the best score (on a fixed training subset)
-    vae.assign(idx, sub)
-    return out
+    # App. D: keep each member's best candidate (by the objective's score; ties: the first)
+    score = out["gt_fit_loss"] if cfg.gt_fit_epochs else out["gt_warm_loss"]
+    choice = np.zeros(n, dtype=np.int64)
+    if R > 1:
+        sc = np.where(np.isnan(score), np.inf, score).reshape(n, R)
+        choice = sc.argmin(1)
+    keep = [j * R + int(choice[j]) for j in range(n)]
+    chosen = sub if R == 1 else sub.subset(keep)
+    res = {k: v[keep] for k, v in out.items()}
+    res["gt_encoder_choice"] = choice.astype(np.float64)
+    obj_chosen = objective.subset(keep) if hasattr(objective, "subset") and R > 1 else objective
+    res["gt_start_loss"] = epoch_loss(chosen, obj_chosen, {k: v[idx] for k, v in data.items()},
+                                      batch_size=cfg.batch_size, tag="gt-start")
+    vae.assign(idx, chosen)
+    return res
+
+
+@torch.no_grad()
+def epoch_loss(vae: VAE, objective: Objective, data: dict[str, torch.Tensor], *, batch_size: int,
+               tag: str) -> np.ndarray:
+    """The mean mini-batch loss of one pass over ``data`` with no update [M], measured as
+    an epoch of training measures it (own data order and noise stream per member)."""
+    M = vae.n_models
+    stream = BatchStream(data["x"].shape[1], batch_size, [derive_seed(s, tag + "/data") for s in vae.seeds])
+    rng = MemberRNG([derive_seed(s, tag + "/noise") for s in vae.seeds], vae.device)
+    acc = torch.zeros(M, device=vae.device)
+    for _ in range(stream.n_batches):
+        acc += objective.loss(vae, _take(data, stream.next().to(vae.device)), rng)[0]
+    return (acc / stream.n_batches).cpu().numpy()
 
 
 def _regress_decoder(sub: VAE, js: list[int], surrogates, data, cfg: TrainConfig) -> np.ndarray:
@@ -439,7 +528,7 @@ def train_ensemble(arch: VAEConfig, cfg: TrainConfig, members: Sequence[Member],
     from .m2 import model_class
     vae = model_class(arch)(arch, M, seeds=[mb.seed for mb in members], noise_var=noise_var).to(device)
     objective = make_training_objective(arch, cfg, members)
-    hist: dict[str, np.ndarray] = {k: np.full(M, np.nan) for k in ("gt_decoder_mse", "gt_warm_loss", "gt_fit_loss")}
+    hist: dict[str, np.ndarray] = {k: np.full(M, np.nan) for k in GT_KEYS}
 
     gt_idx = [m for m, mb in enumerate(members) if mb.init == "gt"]
     if gt_idx:
@@ -475,7 +564,8 @@ def _fit(vae, objective, data, vdata, cfg: TrainConfig, members, q_mutual_info, 
     data = {k: v for k, v in data.items() if k not in ("z", "y_true")}
     stream = BatchStream(data["x"].shape[1], cfg.batch_size, [derive_seed(s, "train/data") for s in seeds])
     rng = MemberRNG([derive_seed(s, "train/noise") for s in seeds], dev)
-    opt = EnsembleAdam(vae.param_groups(), M, cfg.lr)
+    warmup = [cfg.gt_lr_warmup_epochs * stream.n_batches if mb.init == "gt" else 0 for mb in members]
+    opt = EnsembleAdam(vae.param_groups(), M, cfg.lr, warmup=warmup)
     lin = cfg.method == "lin"
     aggressive = torch.full((M,), lin, dtype=torch.bool, device=dev)
     if lin:
