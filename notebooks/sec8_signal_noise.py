@@ -81,6 +81,24 @@ show(noise, caption=f"Case A noise variance, ours ({PROFILE} profile; sd over da
      digits=3, index=False)
 
 # %% [markdown]
+# **Ours, beyond the paper: does the ground-truth start survive training?** First-epoch
+# loss / the start's loss of every ground-truth restart of this page's sweep (median and
+# maximum over restarts and versions; the App. D page explains the check), and the
+# training curves of ground-truth and random restarts (VAE, data version 0; dots at
+# epoch 0: the starts' losses).
+
+# %% tags=["hide-input"]
+show(experiments.gt_start_table(records), digits=2, index=False,
+     caption=f"Ours: first epoch vs ground-truth start, Sec. 8 sweep, {PROFILE} profile")
+fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
+for ax, (ds, name) in zip(axes, (("spiral_dots", "Spiral-Dots"), ("figure8_5d", "Figure-8-5D"),
+                                 ("clusters_5d", "Clusters-5D"))):
+    plots.plot_training_curves(ax, experiments.training_curves(records, ds), title=name)
+axes[0].legend(fontsize=8)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
 # **Figure 16 (paper's numbering), in part.** The Spiral-Dots test data with the true
 # f (left), samples of the VAE whose sigma^2 was learned jointly with its learned f
 # (middle), and the speed |f'(z)| of both curves (right, log scale): the true f alternates

@@ -223,13 +223,14 @@ def gt_start_table(records, by=("dataset", "method")) -> pd.DataFrame:
 
 
 def training_curves(records, dataset: str, method: str = "vae", version: int = 0) -> dict:
-    """The per-epoch training loss of every restart of one record (the first matching
-    ``dataset``, ``method`` and ``version`` without learned noise or a non-default K):
+    """The per-epoch training loss of every restart of one record: the first in
+    ``records`` with this ``dataset``, ``method`` and ``version`` and some ground-truth
+    restarts:
     ``{"epochs": [E], "gt": [[E], ...], "random": [[E], ...], "gt_start": [...], "label"}``."""
     for rec in records:
         t = rec["config"]["task"]
         if (t["dataset"], t["method"], int(t["version"])) == (dataset, method, version) \
-                and not t.get("learn_noise") and t.get("latent_dim") is None and not t.get("extra"):
+                and any(m["init"] == "gt" for m in rec["members"]):
             out = {"gt": [], "random": [], "gt_start": [], "label": rec.get("label", dataset)}
             for m in rec["members"]:
                 out[m["init"]].append(np.asarray(m["train_loss"], float))
