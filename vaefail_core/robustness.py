@@ -456,7 +456,7 @@ def robustness_frame(profile: str, recompute: bool = False, progress: bool | Non
         # rows of a stale or partial file are reused where their comparison, record and
         # settings are unchanged: after a re-run of one sweep only its comparisons are computed
         done = {}
-        if old is not None and {k: old.get("config", {}).get(k) for k in consts} == consts:
+        if old is not None and {k: old.get("config", {}).get(k) for k in consts} == json.loads(json.dumps(consts)):
             done = {_row_key(r): r for r in old.get("result", {}).get("rows", [])}
 
         def save(result, complete=True):
