@@ -5,6 +5,7 @@
     vaefail data NAME [--n N] [--seed S] [--out FILE]   write a sample as CSV
     vaefail surrogates [NAME ...] [--refit]             fit / check the surrogate cache
     vaefail sweep NAME [--profile P] [--workers W]      run / resume a training sweep
+    vaefail sweep NAME [--profile P] --dask ADDRESS     ... on a Dask cluster (dask_map.py)
 
 ``vaefail data`` writes columns ``x1..xD``, ``z1..zK`` (synthetic sets) and ``y``
 (labelled sets) to ``FILE`` (default: standard output). ``--n`` defaults to 1000 for
@@ -22,6 +23,14 @@ Limits (checked before any data is generated or any file is opened):
   are created.
 * ``sweep``: NAME is one of ``experiments.SWEEPS``, ``--profile`` one of quick / reduced /
   paper, ``--workers`` an integer in [1, ``MAX_WORKERS`` = 64].
+* ``sweep --dask ADDRESS``: ``local:N`` (a Dask ``LocalCluster`` of N single-threaded
+  worker processes on this machine, N in [1, ``MAX_WORKERS``]) or ``tcp://host:port`` (a
+  running ``dask scheduler``; port in [1, 65535]). Not together with ``--workers`` W > 1
+  (the cluster's workers do the work). A scheduler that does not answer within
+  ``dask_map.DEFAULT_TIMEOUT`` = 5 s is an error (status 2), reported before anything is
+  trained. The records are written by this process into ``results/<profile>/``, as
+  without ``--dask``; the workers need no shared filesystem. Needs the packages
+  ``dask`` and ``distributed`` (the ``test`` extra installs them).
 
 Errors. Bad input (usage errors, unknown names, values out of range, an unwritable
 ``--out``, a missing UCI file, ...) prints exactly one line ``vaefail: error: ...`` to
@@ -44,8 +53,10 @@ DEFAULT_N = 1000
 MAX_ROWS = 10_000_000
 #: bytes per value of a sample written as CSV: float64 frame (8) + CSV text (<= 16)
 BYTES_PER_VALUE = 8 + 16
-#: the largest ``--workers`` of ``vaefail sweep``
+#: the largest ``--workers`` of ``vaefail sweep`` (and N of ``--dask local:N``)
 MAX_WORKERS = 64
+#: ``--workers`` of ``vaefail sweep`` when not given
+DEFAULT_WORKERS = 2
 DEBUG_ENV = "VAEFAIL_DEBUG"
 
 EXIT_USAGE = 2          # bad input
@@ -185,9 +196,23 @@ def _cmd_sweep(args) -> int:
         return _fail(f"unknown sweep {args.name!r}; choose one of {', '.join(sorted(SWEEPS))}")
     if args.profile not in PROFILES:
         return _fail(f"unknown profile {args.profile!r}; choose one of {', '.join(PROFILES)}")
-    if not 1 <= args.workers <= MAX_WORKERS:
+    if args.workers is not None and not 1 <= args.workers <= MAX_WORKERS:
         return _fail(f"--workers must be an integer in [1, {MAX_WORKERS}], got {args.workers}")
-    res = run_named_sweep(args.name, args.profile, workers=args.workers, progress=True)
+    workers = DEFAULT_WORKERS if args.workers is None else args.workers
+    if args.dask is not None:
+        if args.workers is not None and args.workers > 1:
+            return _fail(f"--dask and --workers {args.workers} exclude each other: the Dask "
+                         f"cluster's workers train the groups (local:N starts N)")
+        try:
+            from .dask_map import parse_address
+        except ImportError as exc:
+            return _fail(f"--dask needs the packages dask and distributed ({exc}); install them "
+                         f"with: pip install 'dask[distributed]'")
+        try:
+            parse_address(args.dask, MAX_WORKERS)
+        except ValueError as exc:
+            return _fail(str(exc))
+    res = run_named_sweep(args.name, args.profile, workers=workers, progress=True, dask=args.dask)
     print(f"{args.name} [{args.profile}]: {len(res)} tasks, {res.n_computed} computed, "
           f"{res.n_cached} from the cache")
     return 0
@@ -215,8 +240,11 @@ def build_parser() -> argparse.ArgumentParser:
     w = sub.add_parser("sweep", help="run or resume a named training sweep into results/<profile>/")
     w.add_argument("name", metavar="NAME", help="sweep name (e.g. section5)")
     w.add_argument("--profile", default="reduced", help="quick | reduced | paper (default reduced)")
-    w.add_argument("--workers", type=int, default=2,
-                   help=f"worker processes, 1..{MAX_WORKERS} (default 2)")
+    w.add_argument("--workers", type=int, default=None,
+                   help=f"worker processes, 1..{MAX_WORKERS} (default {DEFAULT_WORKERS})")
+    w.add_argument("--dask", default=None, metavar="ADDRESS",
+                   help=f"train on a Dask cluster instead: local:N (N in 1..{MAX_WORKERS} local "
+                        f"worker processes) or tcp://host:port (a dask scheduler)")
     w.set_defaults(func=_cmd_sweep)
     return p
 
