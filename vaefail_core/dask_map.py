@@ -92,13 +92,15 @@ def parse_address(address: str, max_workers: int | None = None) -> tuple[str, in
 
 def local_cluster(n_workers: int, **kwargs) -> LocalCluster:
     """A ``LocalCluster`` of ``n_workers`` single-threaded worker processes (``WORKER_ENV``,
-    ``WORKER_CONFIG``) without a dashboard; ``kwargs`` go to ``LocalCluster``. The nanny
-    writes its spawn settings into this process's ``os.environ``; they are taken back."""
+    ``WORKER_CONFIG``) without a dashboard, its scheduler's HTTP endpoints on a free port
+    (not 8787, which another cluster may hold); ``kwargs`` go to ``LocalCluster``. The
+    nanny writes its spawn settings into this process's ``os.environ``; they are taken back."""
     kept = dict(os.environ)
     try:
         with dask.config.set(WORKER_CONFIG):
             return LocalCluster(**{"n_workers": n_workers, "threads_per_worker": 1, "processes": True,
-                                   "dashboard_address": None, "env": dict(WORKER_ENV), **kwargs})
+                                   "dashboard_address": None, "env": dict(WORKER_ENV),
+                                   "scheduler_kwargs": {"dashboard_address": ":0"}, **kwargs})
     finally:
         for k in set(os.environ) - set(kept):
             del os.environ[k]
