@@ -150,14 +150,25 @@ def _section7_tasks(profile: str) -> list:
 SWEEPS = {"section5": section5_tasks, "section7": _section7_tasks, "section8": _section8_tasks}
 
 
-def run_named_sweep(name: str, profile: str, workers: int = 2, progress: bool | None = None):
+def run_named_sweep(name: str, profile: str, workers: int = 2, progress: bool | None = None,
+                    dask: str | None = None):
     """Run (or resume) a named sweep into ``results/<profile>/``; finished tasks are
-    skipped, so an interrupted run continues where it stopped."""
+    skipped, so an interrupted run continues where it stopped.
+
+    ``dask``: a Dask scheduler (``tcp://host:port``, or ``local:N`` for N local worker
+    processes; ``dask_map.py``) that trains the groups instead of ``workers`` processes;
+    the records are written here, as without it."""
     from .sweep import process_map, run_sweep
 
     if name not in SWEEPS:
         raise ValueError(f"unknown sweep {name!r}; choose one of {sorted(SWEEPS)}")
     tasks = SWEEPS[name](profile)
+    if dask is not None:
+        from .dask_map import dask_map
+
+        # connects to a tcp:// scheduler before anything runs; the Dask bar counts models
+        with dask_map(dask, progress=progress) as map_fn:
+            return run_sweep(tasks, progress=False, map_fn=map_fn)
     map_fn = process_map(workers) if workers > 1 else map
     return run_sweep(tasks, progress=progress, map_fn=map_fn)
 
