@@ -262,7 +262,7 @@ def selection_rules() -> pd.DataFrame:
 
     restart = evaluate.RESTART_RULE
     knn = "the smallest smooth kNN statistic of p(x) on the validation set"
-    t2 = {"knn": knn, "val_loss": "the smallest validation loss (the method's own objective)"}
+    t2 = {"knn": knn, "val_loss": "the smallest validation loss, the method's own objective"}
     t34 = {"knn_val": knn, "val_loss": "the smallest validation loss"}
     rows = [
         ("Table 1 (Sec. 8)", restart, "none: one row per method, IWAE S and latent dimension K"),

@@ -64,7 +64,7 @@ METHODS = ("vae", "iwae", "lin")
 #: how a ground-truth restart starts (train.py, "Ground-truth initialisation")
 GT_STARTS = {
     "legacy": "decoder = surrogate; one encoder fit with the decoder frozen; joint training "
-              "with plain Adam (the records of the first sessions)",
+              "with plain Adam (records trained before the stable start existed)",
     "stable": "decoder = surrogate; App. D's encoder restarts (the profile's "
               "gt_encoder_restarts, best kept); the learning rate of these members warmed up "
               "linearly over the profile's gt_lr_warmup_epochs",
