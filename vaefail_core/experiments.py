@@ -275,3 +275,13 @@ def selection_rules() -> pd.DataFrame:
         ("Tables 5-6 (App. E.3)", "not run yet", "not run yet"),
     ]
     return pd.DataFrame(rows, columns=["table", "restart", "hyper-parameters"])
+
+
+# -- App. E.3 on real data: Tables 5-6 ------------------------------------------------------
+def _uci_tasks(profile: str) -> list:
+    from .uci_tables import uci_tasks
+
+    return uci_tasks(profile)
+
+
+SWEEPS["uci"] = _uci_tasks

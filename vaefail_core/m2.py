@@ -374,14 +374,26 @@ def _z_quantiles(n: int) -> np.ndarray:
     return stats.norm.ppf((np.arange(n) + 0.5) / n)
 
 
+def _z_points(n: int, K: int) -> np.ndarray:
+    """Fixed points that cover N(0, I_K): the n prior quantiles for K = 1; for K > 1 a
+    scrambled Sobol sequence (``scipy.stats.qmc``, seed 0; n rounded up to a power of 2)
+    pushed through the normal quantile function. [n, K]."""
+    from scipy import stats
+    if K == 1:
+        return _z_quantiles(n)[:, None]
+    u = stats.qmc.Sobol(d=K, scramble=True, seed=0).random_base2(int(math.ceil(math.log2(n))))
+    return stats.norm.ppf(np.clip(u, 1e-6, 1 - 1e-6))
+
+
 @torch.no_grad()
 def collapse_distance(model: M2VAE, values: Sequence[float], n_z: int = 400) -> np.ndarray:
     """Functional collapse, measured on f itself: E_z ||f(z, y_a) - f(z, y_b)|| for the two
-    cohort labels ``values`` (z at n_z prior quantiles). [M]. Compare with
-    ``collapse_distance_truth`` (0 = collapsed to one function)."""
+    cohort labels ``values`` (z at n_z fixed points of the prior, ``_z_points``). [M].
+    Compare with ``collapse_distance_truth`` (0 = collapsed to one function)."""
     M = model.n_models
-    zq = torch.as_tensor(_z_quantiles(n_z), dtype=torch.float32, device=model.device)[None, :, None]
+    zq = torch.as_tensor(_z_points(n_z, model.cfg.latent_dim), dtype=torch.float32, device=model.device)[None]
     zq = zq.expand(M, -1, -1)
+    n_z = zq.shape[1]
     fa, fb = (model.decode(zq, as_members(encode_labels_model(model, np.full(n_z, v)), M, model.device))
               for v in values)
     return (fa - fb).norm(dim=-1).mean(1).cpu().numpy()
@@ -429,11 +441,16 @@ def cohort_sample(truth, value: float, n: int, seed: int) -> np.ndarray:
 
 
 def _prior_labels(model: M2VAE, n: int, tag: str) -> torch.Tensor:
-    """Labels drawn from p(y), one stream per member, encoded: [M, n, L]."""
+    """Labels drawn from p(y), one stream per member, encoded: [M, n, L]. Discrete y:
+    uniform over the L classes (``prior_y``; Bern(1/2) for two, App. H.1)."""
     rng = _rng(model, tag)
+    L = model.cfg.label_dim
     if model.discrete:
-        cls = (rng.uniform(n) < 0.5).long()          # [M, n]; Bern(1/2) (App. H.1)
-        return torch.nn.functional.one_hot(cls, model.cfg.label_dim).float()
+        if L == 2:
+            cls = (rng.uniform(n) < 0.5).long()          # [M, n]; Bern(1/2) (App. H.1)
+        else:
+            cls = (rng.uniform(n) * L).floor().long().clamp(max=L - 1)
+        return torch.nn.functional.one_hot(cls, L).float()
     return rng.normal(n, 1)
 
 
@@ -556,6 +573,17 @@ def sweep_labels(tasks, owner, data, infos, seed: int) -> dict:
         frac = dict(task.extra).get("label_frac", LABEL_FRACTION)
         for part in ("train", "val"):
             smp = data[part][m]
+            if truth is None:   # real data (UCI): one-hot classes, the split's own stratified mask
+                enc = np.eye(infos[ti].n_classes, dtype=np.float32)[np.asarray(smp.y, dtype=np.int64)]
+                mask = np.asarray(smp.label_mask, dtype=bool)
+                if "label_frac" in dict(task.extra):
+                    raise ValueError("real data sets carry their own label mask (uci.uci_splits); "
+                                     "label_frac is for synthetic sets")
+                out[part]["y"].append(enc * mask[:, None])
+                out[part]["label_mask"].append(mask)
+                if part == "train":
+                    out[part]["y_true"].append(enc)
+                continue
             enc = encode_labels(truth, smp.y)
             mask = label_mask(len(enc), frac, derive_seed(seed, f"{task.dataset}/{task.version}/labels/{part}"))
             out[part]["y"].append(enc * mask[:, None])
@@ -641,6 +669,153 @@ def sweep_records(tasks, owner, members, infos, vae: M2VAE, h, labels, x_train, 
         extra = {"label": label, "cohorts": list(cohorts),
                  "label_fraction": dict(task.extra).get("label_frac", LABEL_FRACTION),
                  "collapse_f_truth": collapse_distance_truth(truth, cohorts)}
+        out.append(build(task, infos[ti], obj.name, rows, selected, vae, best, owner[best][1], len(members),
+                         seconds_train, t0, device, dataset_extra=extra))
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# The sweep's M2 path on real data (Tables 5-6: no ground truth; cohorts are held-out rows)
+# --------------------------------------------------------------------------------------
+def class_pairs(n_classes: int) -> list[tuple[int, int]]:
+    """Every unordered pair of classes (a < b): the pairs the collapse measures average."""
+    return [(a, b) for a in range(n_classes) for b in range(a + 1, n_classes)]
+
+
+def cohort_separation_sizes(model: M2VAE, pairs, sizes, tag: str = "separation") -> np.ndarray:
+    """The smooth kNN statistic between a single model's (M = 1) cohorts p_theta(x | y = a)
+    and p_theta(x | y = b) for each pair, drawing as many samples of class c as
+    ``sizes[c]`` (so that it compares with the same statistic between the data's own
+    cohorts, whose z-score depends on the sample sizes). [len(pairs)]."""
+    from . import metrics
+    from .evaluate import sample_px
+    if model.n_models != 1:
+        raise ValueError("cohort_separation_sizes needs a single model (M = 1)")
+    out = []
+    for a, b in pairs:
+        sa = sample_px(model, int(sizes[a]), tag=f"{tag}/{a}", y=encode_labels_model(model, np.full(int(sizes[a]), a)))
+        sb = sample_px(model, int(sizes[b]), tag=f"{tag}/{b}", y=encode_labels_model(model, np.full(int(sizes[b]), b)))
+        out.append(metrics.smooth_knn_statistic(sa[0], sb[0], seed=derive_seed(model.seeds[0], f"{tag}/{a}{b}")))
+    return np.asarray(out, dtype=float)
+
+
+def data_cohort_separation(x, y, pairs, seed: int = 0) -> np.ndarray:
+    """The same statistic between the data's own cohorts (rows of class a vs class b). [pairs]."""
+    from . import metrics
+    x, y = np.asarray(x), np.asarray(y)
+    return np.asarray([metrics.smooth_knn_statistic(x[y == a], x[y == b], seed=seed) for a, b in pairs])
+
+
+@torch.no_grad()
+def balanced_accuracy(model: M2VAE, x, y_true) -> np.ndarray:
+    """Balanced accuracy (mean recall over classes) of the discriminator's most probable
+    class on (x, y_true), [M] (``sklearn.metrics.balanced_accuracy_score``)."""
+    from sklearn.metrics import balanced_accuracy_score
+    M = model.n_models
+    a, _ = model.classify(as_members(x, M, model.device))
+    pred = a.argmax(-1).cpu().numpy()
+    yt = np.asarray(y_true).reshape(-1)
+    return np.array([balanced_accuracy_score(yt, pred[m]) for m in range(M)])
+
+
+def sweep_records_real(tasks, owner, members, infos, vae: M2VAE, h, labels, x_train, x_val, x_test,
+                       p, t0: float, seconds_train: float, device, build) -> list[dict]:
+    """Evaluate an M2 ensemble trained on a real (UCI) data set and build one record per
+    task, as ``sweep_records`` does, with the data's own held-out rows in place of the
+    ground truth (App. D, Tables 5-6):
+
+    * the smooth kNN statistic of p_theta(x) (y from the model's uniform p(y)) against the
+      test rows (``knn_test``) and the validation rows (``knn_val``, for choosing the
+      setting), and of each cohort p_theta(x | y = c) against the test rows of class c
+      (``knn_cohort_test``, Table 6; every test label is used here, none in training);
+    * functional collapse: ``collapse_f`` = the mean over class pairs of
+      E_z ||f(z, a) - f(z, b)|| (``collapse_distance``; 0 = one function for all
+      classes), and the cohort separation of the model beside the data's
+      (``separation`` / ``separation_data``, mean over pairs, at the test class sizes);
+    * the discriminator's accuracy and balanced accuracy on the test rows;
+    * the stopping rule's ``epochs_used`` / ``best_epoch`` per member (``train.py``).
+    """
+    S = max(1, tasks[0].iwae_samples)
+    method = tasks[0].method
+    obj = M2Objective(alpha=tuple(mb.ss_alpha for mb in members), gamma=tuple(mb.ss_gamma for mb in members),
+                      n_samples=S if method == "iwae" else 1)
+    val_obj = batch_value(vae, obj, x_val, labels["val"]["y"], labels["val"]["label_mask"],
+                          tag="val-objective", repeats=p.eval_repeats)
+    S_e = p.eval_elbo_samples
+    nu = {part: neg_u_value(vae, xx, 1, repeats=S_e, tag=f"neg_u/{part}")
+          for part, xx in (("train", x_train), ("val", x_val), ("test", x_test))}
+    iw = {}
+    if method == "iwae":
+        iw = {part: neg_u_value(vae, xx, S, tag=f"iwae_u/{part}") for part, xx in (("val", x_val), ("test", x_test))}
+    y_test = labels["test"]["y_raw"]
+    C = vae.cfg.label_dim
+    pairs = class_pairs(C)
+    pred = np.array([predictive(vae.subset([m]), x_test[m], y_test[m])[0] for m in range(vae.n_models)])
+    bal = np.array([balanced_accuracy(vae.subset([m]), x_test[m], y_test[m])[0] for m in range(vae.n_models)])
+    coll_pairs = np.stack([collapse_distance(vae, pr) for pr in pairs], 1)           # [M, pairs]
+    coll = coll_pairs.mean(1)
+    nvar = vae.noise_var.detach().cpu().numpy()
+    M = vae.n_models
+    epochs_used = h.get("epochs_used", np.full(M, h["train_loss"].shape[0]))
+    best_epoch = h.get("best_epoch", np.full(M, h["train_loss"].shape[0]))
+    val_check = h.get("val_check")
+
+    out = []
+    for ti, task in enumerate(tasks):
+        idx = [m for m, (o, _) in enumerate(owner) if o == ti]
+        best = select_restart(val_obj, idx)
+        knn_members = {"none": [], "selected": [best], "all": idx}[task.knn]
+        knn = knn_px(vae, x_test, members=knn_members, tag="knn/test") if knn_members else None
+        knn_v = knn_px(vae, x_val, members=knn_members, tag="knn/val") if knn_members else None
+        rows = []
+        for m in idx:
+            row = {
+                "restart": owner[m][1], "init": members[m].init, "seed": members[m].seed,
+                "alpha": members[m].ss_alpha, "gamma": members[m].ss_gamma,
+                "val_objective": float(val_obj[m]),
+                "train_neg_elbo": float(nu["train"][m]), "val_neg_elbo": float(nu["val"][m]),
+                "test_neg_elbo": float(nu["test"][m]),
+                "noise_var": nvar[m].tolist(), "train_loss": h["train_loss"][:, m].tolist(),
+                "knn_test": None if knn is None else float(knn[m]),
+                "knn_val": None if knn_v is None else float(knn_v[m]),
+                "predictive": float(pred[m]), "balanced_accuracy": float(bal[m]),
+                "collapse_f": float(coll[m]),
+                "epochs_used": int(epochs_used[m]), "best_epoch": int(best_epoch[m]),
+            }
+            if val_check is not None:
+                row["val_check"] = val_check[:, m].tolist()
+            if task.knn == "all":      # the cohorts of every restart too (the stopping rule's check)
+                ym = np.asarray(y_test[m])
+                row["knn_cohort_test"] = {
+                    str(c): float(knn_cohort(vae.subset([m]), c, x_test[m][ym == c], tag="knn-cohort/test")[0])
+                    for c in range(C)}
+            if iw:
+                row["val_neg_iwae"], row["test_neg_iwae"] = float(iw["val"][m]), float(iw["test"][m])
+            rows.append(row)
+        sel = vae.subset([best])
+        yt = np.asarray(y_test[best])
+        sizes = np.bincount(yt, minlength=C)
+        knn_c = {str(c): float(knn_cohort(sel, c, x_test[best][yt == c], tag="knn-cohort/test")[0])
+                 for c in range(C)}
+        sep = cohort_separation_sizes(sel, pairs, sizes)
+        sep_data = data_cohort_separation(x_test[best], yt, pairs, seed=derive_seed(p.seed, f"{task.dataset}/{task.version}/sep"))
+        selected = {
+            "restart": owner[best][1],
+            "test_log_px_is": float(-neg_u_value(sel, x_test[best:best + 1], p.eval_is_samples,
+                                                 tag="log_px/test").mean()),
+            "knn_test": None if knn is None else float(knn[best]),
+            "knn_val": None if knn_v is None else float(knn_v[best]),
+            "knn_cohort_test": knn_c,
+            "separation": float(sep.mean()), "separation_data": float(sep_data.mean()),
+            "separation_pairs": sep.tolist(), "separation_data_pairs": sep_data.tolist(),
+            "collapse_f": float(coll[best]), "collapse_f_pairs": coll_pairs[best].tolist(),
+            "predictive": float(pred[best]), "balanced_accuracy": float(bal[best]),
+            "epochs_used": int(epochs_used[best]), "best_epoch": int(best_epoch[best]),
+            "noise_eq9": None,
+        }
+        extra = {"label": "discrete", "n_classes": C, "pairs": [list(pr) for pr in pairs],
+                 "label_fraction": float(np.mean(labels["train"]["label_mask"][best])),
+                 "test_class_sizes": sizes.tolist()}
         out.append(build(task, infos[ti], obj.name, rows, selected, vae, best, owner[best][1], len(members),
                          seconds_train, t0, device, dataset_extra=extra))
     return out

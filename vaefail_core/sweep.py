@@ -71,6 +71,17 @@ GT_STARTS = {
 }
 #: the profile fields that only the "stable" start reads
 GT_START_PROFILE_FIELDS = ("gt_encoder_restarts", "gt_lr_warmup_epochs")
+#: stopping rules on the validation objective (``train.py``, "Stopping on the validation
+#: objective"): the profile's epoch count becomes a cap. "none": train every epoch (the
+#: paper's synthetic protocol and every cached record of Sections 5-8). "val": check the
+#: validation objective every ``every`` epochs; a member stops after ``patience`` checks
+#: without an improvement of more than ``min_delta`` nats per point, and keeps its best
+#: check's parameters (the UCI sweep, App. D: "trained 20,000 epochs and verified
+#: convergence"). A rule other than "none" enters the task's key with its parameters.
+STOP_RULES = {
+    "none": None,
+    "val": {"every": 10, "patience": 50, "min_delta": 0.0, "repeats": 2},
+}
 
 
 def _is_real(dataset: str) -> bool:
@@ -97,6 +108,7 @@ class Task:
     knn: str = "selected"                  #: smooth kNN for "none" | "selected" | "all"
     extra: tuple[tuple[str, float], ...] = ()   #: hyper-parameters of future objectives
     gt_start: str = "stable"               #: ground-truth start: "stable" | "legacy" (GT_STARTS)
+    stop_rule: str = "none"                #: stopping on the validation objective (STOP_RULES)
 
     def __post_init__(self):
         if self.method not in METHODS:
@@ -113,6 +125,10 @@ class Task:
             raise ValueError(f"knn must be 'none', 'selected' or 'all', got {self.knn!r}")
         if self.gt_start not in GT_STARTS:
             raise ValueError(f"gt_start must be one of {tuple(GT_STARTS)}, got {self.gt_start!r}")
+        if self.stop_rule not in STOP_RULES:
+            raise ValueError(f"stop_rule must be one of {tuple(STOP_RULES)}, got {self.stop_rule!r}")
+        if self.stop_rule != "none" and self.method == "lin":
+            raise ValueError("a stopping rule is for VAE and IWAE tasks, not LIN")
         get_profile(self.profile)
         if self.restarts is not None:
             object.__setattr__(self, "restarts", tuple(int(r) for r in self.restarts))
@@ -149,6 +165,14 @@ class Task:
             kw.update(gt_encoder_restarts=p.gt_encoder_restarts, gt_lr_warmup_epochs=p.gt_lr_warmup_epochs)
         return kw
 
+    def stop_train_kwargs(self) -> dict:
+        """The ``TrainConfig`` fields of the task's stopping rule (none for "none")."""
+        rule = STOP_RULES[self.stop_rule]
+        if rule is None:
+            return {}
+        return {"stop_patience": int(rule["patience"]), "stop_every": int(rule["every"]),
+                "stop_min_delta": float(rule["min_delta"]), "stop_repeats": int(rule["repeats"])}
+
     def config(self) -> dict:
         """The full configuration the result depends on (hashed into the key).
 
@@ -156,7 +180,8 @@ class Task:
         ``gt_encoder_restarts`` / ``gt_lr_warmup_epochs``) enter only where they change
         the training: a task with ground-truth members and ``gt_start="stable"``. The keys
         of every other task are those they had before these settings existed, so their
-        cached records stay valid."""
+        cached records stay valid. Likewise ``stop_rule`` enters (with the rule's
+        parameters, as ``config["stop"]``) only when it is not "none"."""
         d = asdict(self)
         d["restarts"] = list(self.restart_ids())
         d["extra"] = [list(kv) for kv in self.extra]
@@ -165,7 +190,12 @@ class Task:
             del d["gt_start"]
             for k in GT_START_PROFILE_FIELDS:
                 prof.pop(k)
-        return {"task": d, "profile": prof, "code_version": CODE_VERSION}
+        out = {"task": d, "profile": prof, "code_version": CODE_VERSION}
+        if self.stop_rule == "none":
+            del d["stop_rule"]
+        else:
+            out["stop"] = dict(STOP_RULES[self.stop_rule])
+        return out
 
     @property
     def key(self) -> str:
@@ -187,6 +217,8 @@ class Task:
             s += f"-var{self.noise_var:g}"
         for k, v in self.extra:
             s += f"-{k}{v:g}"
+        if self.stop_rule != "none":
+            s += f"-{self.stop_rule}stop"
         return s
 
     @classmethod
@@ -195,6 +227,7 @@ class Task:
         d["restarts"] = tuple(d["restarts"]) if d.get("restarts") is not None else None
         d["extra"] = tuple(tuple(kv) for kv in d.get("extra", ()))
         d.setdefault("gt_start", "legacy")    # a config without it: legacy, or no GT members
+        d.setdefault("stop_rule", "none")
         return cls(**d)
 
 
@@ -306,6 +339,7 @@ class _Info:
     noise_var: tuple         #: the model's sigma^2 per dimension (fixed or initial)
     noise_var_gt: tuple | None
     truth: object | None     #: the GroundTruth (None for real data)
+    n_classes: int = 0       #: real data: classes of the label (the M2 label width)
 
 
 def _info(ld, task: Task, cache: dict) -> _Info:
@@ -316,9 +350,10 @@ def _info(ld, task: Task, cache: dict) -> _Info:
         if task.latent_dim is None or task.noise_var is None:
             raise ValueError(f"{task.dataset} has no ground truth: set latent_dim and noise_var")
         if task.dataset not in cache:
-            cache[task.dataset] = int(np.asarray(ld.splits(task.dataset, 0)["train"].x).shape[1])
-        D = cache[task.dataset]
-        return _Info(D, int(task.latent_dim), None, (float(task.noise_var),) * D, None, None)
+            tr = ld.splits(task.dataset, 0)["train"]
+            cache[task.dataset] = (int(np.asarray(tr.x).shape[1]), len(getattr(tr, "classes", ()) or ()))
+        D, C = cache[task.dataset]
+        return _Info(D, int(task.latent_dim), None, (float(task.noise_var),) * D, None, None, C)
     if task.dataset not in cache:
         cache[task.dataset] = ld.get(task.dataset)
     gt = cache[task.dataset]
@@ -336,14 +371,18 @@ def is_semi(task: Task) -> bool:
 
 
 def _label_dim(task: Task, info: _Info) -> int:
-    return int(getattr(info.truth, "label_dim", 0) or 0) if is_semi(task) else 0
+    if not is_semi(task):
+        return 0
+    if info.truth is None:       # real data: one-hot over the label's classes
+        return int(info.n_classes)
+    return int(getattr(info.truth, "label_dim", 0) or 0)
 
 
 def _shape_key(task: Task, info: _Info) -> tuple:
     # M2 tasks carry the label width; alpha and gamma are per member, so a whole
     # alpha x gamma grid shares one ensemble
     return (task.profile, info.data_dim, info.latent_dim, _label_dim(task, info), task.method,
-            task.iwae_samples, task.learn_noise, _is_real(task.dataset))
+            task.iwae_samples, task.learn_noise, _is_real(task.dataset), task.stop_rule)
 
 
 def plan_groups(tasks: Sequence[Task], loader: str = "vaefail_core.data",
@@ -435,13 +474,15 @@ def run_group(spec: dict) -> list[dict]:
     t, info0 = tasks[0], infos[0]
     real = _is_real(t.dataset)
     semi = is_semi(t)
+    if len({task.stop_rule for task in tasks}) != 1:
+        raise ValueError("the tasks of one group need the same stopping rule")
     arch = VAEConfig(data_dim=info0.data_dim, latent_dim=info0.latent_dim, label_dim=_label_dim(t, info0),
                      hidden=HIDDEN_UCI if real else HIDDEN_SYNTHETIC, learn_noise=t.learn_noise,
-                     label=info0.truth.label if semi else None)
+                     label=("discrete" if info0.truth is None else info0.truth.label) if semi else None)
     cfg = TrainConfig(method=t.method, iwae_samples=max(1, t.iwae_samples),
                       epochs=p.epochs_real if real else p.epochs,
                       batch_size=p.batch_size, lr=p.lr,
-                      **t.gt_train_kwargs())
+                      **t.gt_train_kwargs(), **t.stop_train_kwargs())
 
     def stack(part, attr, need=True):
         vals = [getattr(s, attr, None) for s in data[part]]
@@ -459,13 +500,16 @@ def run_group(spec: dict) -> list[dict]:
         from . import m2
         labels = m2.sweep_labels(tasks, owner, data, infos, p.seed)
         train.update(labels["train"])
+        if cfg.stopping:     # the stopping rule watches the whole objective, labels included
+            val.update(labels["val"])
     res = train_ensemble(arch, cfg, members, train, val, noise_var=np.stack(noise),
                          surrogates=surrogates, device=device, progress=False)
     vae, h = res.model, res.history
     seconds_train = res.seconds
     if semi:
-        return m2.sweep_records(tasks, owner, members, infos, vae, h, labels, x_train, x_val, x_test,
-                                p, t0, seconds_train, device, build=build_record)
+        records = m2.sweep_records_real if real else m2.sweep_records
+        return records(tasks, owner, members, infos, vae, h, labels, x_train, x_val, x_test,
+                       p, t0, seconds_train, device, build=build_record)
 
     # ---- evaluation of every member ------------------------------------------------------
     obj = make_objective(t.method, max(1, t.iwae_samples))

@@ -60,6 +60,23 @@ they are noise, and the first epoch of joint training threw the start away (Spir
 -ELBO from ~90 to ~4,000 nats, Clusters from 3.0 to ~10). A linear warm-up of these
 members' learning rate from 0 to ``lr`` over the first epochs (``EnsembleAdam(warmup=)``)
 keeps the start; random members train exactly as in the paper.
+
+Stopping on the validation objective (opt-in, ``stop_patience > 0``; off by default)
+-----------------------------------------------------------------------------------
+App. D trains the UCI models for 20,000 epochs "and verified convergence". With
+``stop_patience = P > 0`` the epoch count becomes a cap: after every ``stop_every``
+epochs (and after the last epoch) each member's training objective is computed on the
+validation data (mean over the whole set, ``stop_repeats`` noise draws, the *same*
+draws at every check, so two checks differ only by the parameters). A member stops
+once P consecutive checks have not lowered its best value by more than
+``stop_min_delta`` (nats per point); it then takes no more steps, draws no more data or
+noise (so it ends exactly where training it alone ends), and at the end of training
+every member is set back to the parameters of its best check. Training ends when every
+member has stopped or at the cap. ``history["epochs_used"]`` [M] holds the epochs each
+member trained, ``history["best_epoch"]`` [M] the epoch of the parameters it returns,
+``history["val_check"]`` [checks, M] the values (NaN after a member stopped). With the
+rule off the loop, the random streams and the result are exactly those of plain training
+(``epochs_used`` = ``epochs``). VAE and IWAE only (LIN has its own schedule).
 """
 from __future__ import annotations
 
@@ -116,6 +133,11 @@ class TrainConfig:
     gt_decoder_epochs: int = 200     #: only if the surrogate's architecture differs
     gt_encoder_restarts: int = 1     #: candidate encoders per GT member (App. D: 10), best kept
     gt_lr_warmup_epochs: int = 0     #: linear lr warm-up of GT members in joint training (0: none)
+    # stopping on the validation objective (module docstring); 0 = off: train ``epochs``
+    stop_patience: int = 0           #: checks without improvement before a member stops (0: off)
+    stop_every: int = 1              #: epochs between two checks of the validation objective
+    stop_min_delta: float = 0.0      #: improvement (nats per point) that counts
+    stop_repeats: int = 1            #: noise draws averaged per check (the same at every check)
 
     def __post_init__(self):
         if self.method not in ("vae", "iwae", "lin"):
@@ -124,11 +146,22 @@ class TrainConfig:
                      "gt_lr_warmup_epochs"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        for name in ("batch_size", "iwae_samples", "lin_max_inner", "lin_mi_batch", "gt_encoder_restarts"):
+        for name in ("batch_size", "iwae_samples", "lin_max_inner", "lin_mi_batch", "gt_encoder_restarts",
+                     "stop_every", "stop_repeats"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.stop_patience < 0 or not self.stop_min_delta >= 0:
+            raise ValueError(f"stop_patience and stop_min_delta must be >= 0, got "
+                             f"{self.stop_patience}, {self.stop_min_delta}")
+        if self.stop_patience and self.method == "lin":
+            raise ValueError("the stopping rule is for VAE and IWAE training (LIN has its own schedule)")
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
+
+    @property
+    def stopping(self) -> bool:
+        """Whether the validation stopping rule is on (``stop_patience > 0``)."""
+        return self.stop_patience > 0
 
 
 @dataclass(frozen=True)
@@ -524,6 +557,8 @@ def train_ensemble(arch: VAEConfig, cfg: TrainConfig, members: Sequence[Member],
         raise ValueError(f"data has D={data['x'].shape[-1]}, the model expects {arch.data_dim}")
     if cfg.method == "lin" and vdata is None:
         raise ValueError("LIN needs validation data (its aggressive phase watches validation MI)")
+    if cfg.stopping and vdata is None:
+        raise ValueError("the stopping rule needs validation data (val)")
     t0 = time.perf_counter()
     from .m2 import model_class
     vae = model_class(arch)(arch, M, seeds=[mb.seed for mb in members], noise_var=noise_var).to(device)
@@ -578,7 +613,9 @@ def _fit(vae, objective, data, vdata, cfg: TrainConfig, members, q_mutual_info, 
         prev_mi = torch.full((M,), -math.inf, device=dev)
     E = cfg.epochs
     hist = {"train_loss": np.zeros((E, M)), "aggressive": np.zeros((E, M), dtype=bool),
-            "inner_steps": np.zeros((E, M), dtype=np.int64), "val_mi": np.full((E, M), np.nan)}
+            "inner_steps": np.zeros((E, M), dtype=np.int64), "val_mi": np.full((E, M), np.nan),
+            "epochs_used": np.full(M, E, dtype=np.int64)}
+    stopper = _Stopping(vae, objective, vdata, cfg, opt) if cfg.stopping else None
     bar = None
     if progress_enabled(progress) and E > 1:
         from tqdm.auto import tqdm
@@ -587,16 +624,29 @@ def _fit(vae, objective, data, vdata, cfg: TrainConfig, members, q_mutual_info, 
         acc = torch.zeros(M, device=dev)
         inner = torch.zeros(M, dtype=torch.long, device=dev)
         hist["aggressive"][e] = aggressive.cpu().numpy()
+        act = None if stopper is None or stopper.all_active else stopper.active   # None: all step
+        rng.active = act
         for _ in range(stream.n_batches):
-            batch = _take(data, stream.next().to(dev))
+            batch = _take(data, stream.next(act).to(dev))
             if lin and bool(aggressive.any()):
                 inner += _lin_inner(vae, objective, batch, data, inner_stream, inner_rng, opt,
                                     T, R, cfg.lin_max_inner, aggressive)
             loss, _ = objective.loss(vae, batch, rng)
-            enc_mask = (~aggressive) if lin and bool(aggressive.any()) else None
-            opt.step(loss.sum(), masks={"encoder": enc_mask, "decoder": None})
+            enc_mask = (~aggressive) if lin and bool(aggressive.any()) else act
+            opt.step(loss.sum(), masks={"encoder": enc_mask, "decoder": act})
             acc += loss.detach()
         hist["train_loss"][e] = (acc / stream.n_batches).cpu().numpy()
+        if act is not None:
+            hist["train_loss"][e][~act.cpu().numpy()] = np.nan
+        if stopper is not None:
+            stopper.after_epoch(e + 1, last=e + 1 == E)
+            if not bool(stopper.active.any()):
+                hist["train_loss"] = hist["train_loss"][: e + 1]
+                for k in ("aggressive", "inner_steps", "val_mi"):
+                    hist[k] = hist[k][: e + 1]
+                if bar is not None:
+                    bar.update(1)
+                break
         hist["inner_steps"][e] = inner.cpu().numpy()
         if lin and bool(aggressive.any()):
             mi_rng.active = aggressive
@@ -610,7 +660,69 @@ def _fit(vae, objective, data, vdata, cfg: TrainConfig, members, q_mutual_info, 
             bar.set_postfix(loss=f"{float(hist['train_loss'][e].mean()):.3f}")
     if bar is not None:
         bar.close()
+    rng.active = None
+    if stopper is not None:
+        hist.update(stopper.finish())
     return hist
+
+
+class _Stopping:
+    """The validation stopping rule of ``_fit`` (module docstring), per member."""
+
+    def __init__(self, vae, objective, vdata, cfg: TrainConfig, opt: EnsembleAdam):
+        M, dev = vae.n_models, vae.device
+        self.vae, self.objective, self.cfg, self.opt = vae, objective, cfg, opt
+        self.vdata = {k: v for k, v in vdata.items() if k not in ("z", "y_true")}
+        self.active = torch.ones(M, dtype=torch.bool, device=dev)
+        self.best = torch.full((M,), math.inf, dtype=torch.float64)
+        self.best_flat = opt.flat.detach().clone()
+        self.best_epoch = np.zeros(M, dtype=np.int64)
+        self.epochs_used = np.full(M, cfg.epochs, dtype=np.int64)
+        self.bad = np.zeros(M, dtype=np.int64)
+        self.checks: list[np.ndarray] = []
+
+    @property
+    def all_active(self) -> bool:
+        return bool(self.active.all())
+
+    @torch.no_grad()
+    def value(self) -> torch.Tensor:
+        """The training objective on the whole validation set, [M] (float64), with the same
+        noise draws at every check (a fresh stream from fixed per-member seeds)."""
+        vae, n = self.vae, self.vdata["x"].shape[1]
+        rng = MemberRNG([derive_seed(s, "stop/val-noise") for s in vae.seeds], vae.device)
+        tot = torch.zeros(vae.n_models, dtype=torch.float64)
+        chunk = 1000
+        for _ in range(self.cfg.stop_repeats):
+            for a in range(0, n, chunk):
+                b = min(n, a + chunk)
+                loss, _ = self.objective.loss(vae, {k: v[:, a:b] for k, v in self.vdata.items()}, rng)
+                tot += loss.double().cpu() * (b - a)
+        return tot / (self.cfg.stop_repeats * n)
+
+    def after_epoch(self, epoch: int, last: bool) -> None:
+        if epoch % self.cfg.stop_every and not last:
+            return
+        act = self.active.cpu()
+        v = self.value()
+        self.checks.append(np.where(act.numpy(), v.numpy(), np.nan))
+        better = act & (v < self.best - self.cfg.stop_min_delta)
+        self.best = torch.where(better, v, self.best)
+        b = better.to(self.opt.flat.device)
+        self.best_flat[b] = self.opt.flat.detach()[b]
+        bn, an = better.numpy(), act.numpy()
+        self.best_epoch[bn] = epoch
+        self.bad = np.where(bn, 0, self.bad + an)
+        done = an & (self.bad >= self.cfg.stop_patience)
+        self.epochs_used[done] = epoch
+        self.active = self.active & ~torch.as_tensor(done, device=self.active.device)
+
+    def finish(self) -> dict[str, np.ndarray]:
+        """Every member back at its best check; the rule's history."""
+        with torch.no_grad():
+            self.opt.flat.copy_(self.best_flat)
+        return {"epochs_used": self.epochs_used.copy(), "best_epoch": self.best_epoch.copy(),
+                "val_check": np.stack(self.checks) if self.checks else np.zeros((0, len(self.bad)))}
 
 
 def _lin_inner(vae, objective, first_batch, data, stream, rng, opt, T, R, max_inner, aggressive):
