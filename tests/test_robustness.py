@@ -274,3 +274,13 @@ def test_compute_reuses_done_rows_and_saves_as_it_goes(monkeypatch):
     assert [r["version"] for r in res["rows"]] == [0, 1, 2, 3, 4]
     assert res["rows"][1]["energy"] == 9.0
     assert saves == [3]           # after 2 new rows (plus the reused one); the final save is the caller's
+
+
+def test_sec7_records_all_or_nothing(monkeypatch):
+    """A Section 7 sweep still being written gives no Table 3-4 comparisons at all."""
+    from vaefail_core import sec7, sweep
+    monkeypatch.setattr(sec7, "section7_tasks", lambda profile: ["a", "b", "c"])
+    monkeypatch.setattr(sweep, "verify_record", lambda t: None if t == "b" else {"key": t})
+    assert R._sec7_records("quick") == []
+    monkeypatch.setattr(sweep, "verify_record", lambda t: {"key": t})
+    assert [r["key"] for r in R._sec7_records("quick")] == ["a", "b", "c"]

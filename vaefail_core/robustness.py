@@ -258,19 +258,21 @@ def _sec7_records(profile: str) -> list[dict]:
     from .sweep import verify_record
 
     recs = [verify_record(t) for t in section7_tasks(profile)]
-    return [r for r in recs if r is not None]
+    # all or nothing: a sweep still being written (another page training it) must not
+    # give Tables 3-4 a partial grid
+    return [] if any(r is None for r in recs) else recs
 
 
 def comparisons(profile: str, records5=None, records7=None) -> list[dict]:
     """Every comparison behind Tables 2-4 under ``profile``, in table order: dicts with
     table, dataset, method, cohort, version and the record key of the selected model.
 
-    Table 2: the setting chosen per data version by the validation loss
+    Table 2: the setting chosen per data version by ``sec5.TABLE2_SELECTION``
     (``sec5.table2_per_version``, as the page's Table 2). Tables 3-4: the M2 setting
     chosen by the validation kNN statistic of p(x) (``sec7.select``), plus Table 3's
     unsupervised reference "VAE (x only)". Only cached records are used
-    (``sec5.load_records`` raises if Section 5's are missing; Section 7 uses those
-    present, as the page does)."""
+    (``sec5.load_records`` raises if Section 5's are missing; Tables 3-4 only when
+    every Section 7 record is present)."""
     from . import sec5, sec7
 
     recs5 = sec5.load_records(profile) if records5 is None else list(records5)
