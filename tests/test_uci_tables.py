@@ -326,3 +326,18 @@ def test_quick_sweep_end_to_end_and_the_page_from_the_cache(tmp_path, monkeypatc
     matplotlib.use("Agg")
     fig = uci_tables.plot_figure(fd, "test")
     assert len(fig.axes) == 9
+
+
+def test_page_functions_without_records_write_nothing(tmp_path, monkeypatch):
+    """Before the sweep has run (a fresh clone), every table is empty and nothing is written."""
+    monkeypatch.setattr(cache, "RESULTS_DIR", tmp_path)
+    fr = uci_tables.records_table([])
+    assert fr.empty and "cohort_mean" in fr.columns
+    t5, t6 = uci_tables.table5(fr), uci_tables.table6(fr)
+    assert t5.empty and t6.empty and list(t5.columns)[:6] == uci_tables.TABLE_COLUMNS
+    assert uci_tables.write_table_csv(t5, "table5", "reduced") is None
+    assert uci_tables.display(t5).empty and uci_tables.display(t6).empty
+    assert uci_tables.verdicts(fr).empty and uci_tables.epochs_table([]).empty
+    assert uci_tables.stopping_check([]).empty
+    assert uci_tables.figure_data([], fr, "uci_titanic", "reduced") is None
+    assert list(tmp_path.iterdir()) == []

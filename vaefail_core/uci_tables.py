@@ -220,6 +220,12 @@ def _num(v) -> float:
     return np.nan if v is None else float(v)
 
 
+FRAME_COLUMNS = ["dataset", "version", "method", "semi", "setting", "K", "noise_var", "alpha", "gamma", "S",
+                 "restart", "val_loss", "knn_val", "knn_test", "separation", "separation_data", "collapse_f",
+                 "predictive", "balanced_accuracy", "epochs_used", "best_epoch", "epochs_max", "epochs_cap",
+                 "key", "cohort_1", "cohort_2", "cohort_3", "cohort_mean"]
+
+
 def records_table(records: Sequence[dict]) -> pd.DataFrame:
     """One row per record of the grid (data set x split x method x setting): the restart
     chosen by the validation objective and its metrics. Records of the stopping check
@@ -229,7 +235,8 @@ def records_table(records: Sequence[dict]) -> pd.DataFrame:
     of p_theta(x | y = c) against the test rows of class c), cohort_mean, separation,
     separation_data, collapse_f, predictive (accuracy of q(y | x)), balanced_accuracy,
     epochs_used and best_epoch (of the chosen restart), epochs_max (largest over the
-    restarts), epochs_cap, key."""
+    restarts), epochs_cap, key. No records: an empty frame with these columns (the page
+    then shows empty tables and says what to run)."""
     rows = []
     for rec in records:
         task, sel = rec["config"]["task"], rec["selected"]
@@ -254,14 +261,15 @@ def records_table(records: Sequence[dict]) -> pd.DataFrame:
         row.update({f"cohort_{c + 1}": v for c, v in enumerate(cs)})
         row["cohort_mean"] = float(np.mean(cs))
         rows.append(row)
-    if not rows:
-        raise ValueError("no Table 5-6 records given")
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=FRAME_COLUMNS)
 
 
 def select(frame: pd.DataFrame) -> pd.DataFrame:
     """Tables 5-6's selection: ``sec7.select`` (the rule of Tables 3-4: per data set,
-    method and split the setting with the smallest validation kNN statistic of p(x))."""
+    method and split the setting with the smallest validation kNN statistic of p(x)).
+    An empty frame selects nothing."""
+    if frame.empty:
+        return frame.copy()
     return sec7.select(frame)
 
 
@@ -298,14 +306,18 @@ def table6(frame: pd.DataFrame, datasets: Sequence[str] = UCI_DATASETS) -> pd.Da
     return pd.DataFrame(rows, columns=[*TABLE_COLUMNS, "settings"])
 
 
-def write_table_csv(df: pd.DataFrame, name: str, profile: str, results_dir=None) -> Path:
+def write_table_csv(df: pd.DataFrame, name: str, profile: str, results_dir=None) -> Path | None:
     """``results/<profile>/<name>.csv`` (name "table5" or "table6") with exactly
-    ``TABLE_COLUMNS`` (``cache.write_table_csv``: 4 significant digits)."""
+    ``TABLE_COLUMNS`` (``cache.write_table_csv``: 4 significant digits). An empty table
+    (no records yet) writes nothing and returns None."""
     if name not in ("table5", "table6"):
         raise ValueError(f"name must be 'table5' or 'table6', got {name!r}")
     missing = [c for c in TABLE_COLUMNS if c not in df.columns]
     if missing:
         raise ValueError(f"table is missing column(s) {missing}")
+    if df.empty:
+        print(f"{name}: no rows, nothing written")
+        return None
     out = df[TABLE_COLUMNS].copy()
     out[["mean", "sd"]] = out[["mean", "sd"]].astype(float)
     return _write_csv(out, Path(results_dir or RESULTS_DIR) / profile / f"{name}.csv")
@@ -335,7 +347,8 @@ def display(df: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
                      "ours (z-score)": _pm(r["mean"], r["sd"], digits),
                      "paper": "-" if ref is None else f"{ref[0]:.3f} +- {ref[1]:.3f}",
                      "n": int(r["n_versions"]), "chosen settings": r["settings"]})
-    out = pd.DataFrame(rows)
+    out = pd.DataFrame(rows, columns=["data set", "method", "cohort", "ours (z-score)", "paper", "n",
+                                      "chosen settings"])
     if (df["cohort"] == "marginal").all():
         return out.drop(columns="cohort").set_index(["data set", "method"])
     return out.set_index(["data set", "method", "cohort"])
@@ -409,7 +422,7 @@ def verdicts(frame: pd.DataFrame, datasets: Sequence[str] = UCI_DATASETS) -> pd.
                      "paper": f"its own tables: p(x) {'yes' if paper_px else 'no'}, "
                               f"p(x | y) {'yes' if paper_coh else 'no'}",
                      "ours": f"p(x): {px}; p(x | y): {coh}", "n": n, "verdict": both})
-    return pd.DataFrame(rows).set_index("claim")
+    return pd.DataFrame(rows, columns=["claim", "paper", "ours", "n", "verdict"]).set_index("claim")
 
 
 # --------------------------------------------------------------------------------------
@@ -429,8 +442,10 @@ def epochs_table(records: Sequence[dict]) -> pd.DataFrame:
         for m in rec["members"]:
             rows.append({"dataset": t["dataset"], "method": sec7.METHOD_NAMES[t["method"]], "cap": cap,
                          "used": int(m["epochs_used"]), "best": int(m["best_epoch"])})
+    cols = ["dataset", "method", "models", "cap", "median used", "90% used", "max used", "% at cap",
+            "median best epoch"]
     if not rows:
-        raise ValueError("no Table 5-6 records given")
+        return pd.DataFrame(columns=cols)
     df = pd.DataFrame(rows)
     df["at cap"] = df["used"] >= df["cap"]
     g = df.groupby(["dataset", "method"], sort=False)
@@ -454,12 +469,19 @@ def _member_stats(rec: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+STOPPING_CHECK_COLUMNS = [
+    "dataset", "method", "setting", "cap", "epochs (rule, per restart)", "p(x): rule", "p(x): cap", "p(x): change",
+    "p(x): sd restarts", "cohorts: rule", "cohorts: cap", "cohorts: change", "cohorts: sd restarts",
+    "within spread"]
+
+
 def stopping_check(records: Sequence[dict]) -> pd.DataFrame:
     """The stopping rule's verification (``stopping_check_tasks``): per configuration,
     the statistics the tables report (the chosen restart's kNN of p(x) and mean cohort
     kNN against the test rows) with the rule and after the whole epoch cap, the change,
     and the spread across restarts (sd over the restarts of the run with the rule).
-    ``within spread`` is True when every change is at most that sd."""
+    ``within spread`` is True when every change is at most that sd. No pairs: an empty
+    frame with these columns."""
     by = {}
     for rec in records:
         t = rec["config"]["task"]
@@ -491,9 +513,7 @@ def stopping_check(records: Sequence[dict]) -> pd.DataFrame:
                      "cohorts: rule": cs, "cohorts: cap": cf, "cohorts: change": d_c,
                      "cohorts: sd restarts": sd_c,
                      "within spread": bool(abs(d_px) <= sd_px and abs(d_c) <= sd_c)})
-    if not rows:
-        raise ValueError("no stopping-check pairs in these records")
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=STOPPING_CHECK_COLUMNS)
 
 
 def cost_table(records: Sequence[dict]) -> pd.DataFrame:
@@ -564,17 +584,19 @@ def data_error(dataset: str) -> str | None:
 
 
 def separability_table(profile: str, datasets: Sequence[str] = UCI_DATASETS, folds: int = 5, seed: int = 0,
-                       retrain: bool = False) -> pd.DataFrame:
+                       retrain: bool = False, store: bool = True) -> pd.DataFrame:
     """``separability`` for every data set, cached in ``results/<profile>/`` (so the page
-    renders without the data files). A data set whose file is missing and whose result is
-    not cached is left out, with the loader's one-line error printed."""
+    renders without the data files; ``store=False``: computed, nothing read or written).
+    A data set whose file is missing and whose result is not cached is left out, with the
+    loader's one-line error printed."""
     rows = []
     for ds in datasets:
         cfg = {"dataset": ds, "folds": folds, "seed": seed, "classifiers": sorted(_classifiers(seed)),
                "version": 1}
+        compute = (lambda ds=ds: {"rows": separability(ds, folds, seed)})
         try:
-            res = cached_json(profile, f"appE3_separability_{ds}", cfg,
-                              lambda ds=ds: {"rows": separability(ds, folds, seed)}, retrain=retrain)
+            res = (cached_json(profile, f"appE3_separability_{ds}", cfg, compute, retrain=retrain) if store
+                   else compute())
         except (FileNotFoundError, uci.ChecksumError) as err:
             print(f"{ds}: separability not available ({type(err).__name__}: {err})")
             continue
