@@ -594,12 +594,10 @@ def sweep_labels(tasks, owner, data, infos, seed: int) -> dict:
     return {part: {k: np.stack(v) for k, v in d.items()} for part, d in out.items()}
 
 
-def sweep_records(tasks, owner, members, infos, vae: M2VAE, h, labels, x_train, x_val, x_test,
-                  p, t0: float, seconds_train: float, device, build) -> list[dict]:
-    """Evaluate an M2 ensemble and build one record per task (the unsupervised records'
-    layout, see ``sweep``; -ELBO columns hold -U, the bound on -log p(x) of unlabelled
-    data), plus, for the selected restart, the smooth kNN statistics of p_theta(x) and of
-    each cohort p_theta(x | y) (Tables 3-4) and the collapse measures."""
+def _evaluate_members(tasks, members, vae: M2VAE, labels, x_train, x_val, x_test, p):
+    """The evaluation every M2 record starts from (same order, same noise streams for the
+    synthetic and the UCI sweeps): the training objective, its validation value per
+    member, -U on each part and, for IWAE, the -IWAE bound of U on validation and test."""
     S = max(1, tasks[0].iwae_samples)
     method = tasks[0].method
     obj = M2Objective(alpha=tuple(mb.ss_alpha for mb in members), gamma=tuple(mb.ss_gamma for mb in members),
@@ -612,6 +610,53 @@ def sweep_records(tasks, owner, members, infos, vae: M2VAE, h, labels, x_train, 
     iw = {}
     if method == "iwae":
         iw = {part: neg_u_value(vae, xx, S, tag=f"iwae_u/{part}") for part, xx in (("val", x_val), ("test", x_test))}
+    return obj, val_obj, nu, iw
+
+
+def _select_and_knn(vae: M2VAE, task, ti: int, owner, val_obj, x_val, x_test):
+    """Task ``ti``'s members, its selected restart (App. D) and the smooth kNN statistic of
+    p_theta(x) on test and validation data for the members ``task.knn`` asks for (None
+    when it asks for none)."""
+    idx = [m for m, (o, _) in enumerate(owner) if o == ti]
+    best = select_restart(val_obj, idx)
+    knn_members = {"none": [], "selected": [best], "all": idx}[task.knn]
+    knn = knn_px(vae, x_test, members=knn_members, tag="knn/test") if knn_members else None
+    knn_v = knn_px(vae, x_val, members=knn_members, tag="knn/val") if knn_members else None
+    return idx, best, knn, knn_v
+
+
+def _selected_head(sel: M2VAE, owner, best: int, x_test, p, knn, knn_v) -> dict:
+    """The first fields of every M2 record's ``selected`` entry: the restart, its
+    importance-sampled test log p(x) (of U) and its kNN statistics."""
+    return {
+        "restart": owner[best][1],
+        "test_log_px_is": float(-neg_u_value(sel, x_test[best:best + 1], p.eval_is_samples,
+                                             tag="log_px/test").mean()),
+        "knn_test": None if knn is None else float(knn[best]),
+        "knn_val": None if knn_v is None else float(knn_v[best]),
+    }
+
+
+def _member_row(owner, members, m: int, val_obj, nu, nvar, h) -> dict:
+    """The fields every M2 record keeps for member m."""
+    return {
+        "restart": owner[m][1], "init": members[m].init, "seed": members[m].seed,
+        "alpha": members[m].ss_alpha, "gamma": members[m].ss_gamma,
+        "val_objective": float(val_obj[m]),
+        "train_neg_elbo": float(nu["train"][m]), "val_neg_elbo": float(nu["val"][m]),
+        "test_neg_elbo": float(nu["test"][m]),
+        "noise_var": nvar[m].tolist(), "train_loss": h["train_loss"][:, m].tolist(),
+    }
+
+
+def sweep_records(tasks, owner, members, infos, vae: M2VAE, h, labels, x_train, x_val, x_test,
+                  p, t0: float, seconds_train: float, device, build) -> list[dict]:
+    """Evaluate an M2 ensemble and build one record per task (the unsupervised records'
+    layout, see ``sweep``; -ELBO columns hold -U, the bound on -log p(x) of unlabelled
+    data), plus, for the selected restart, the smooth kNN statistics of p_theta(x) and of
+    each cohort p_theta(x | y) (Tables 3-4) and the collapse measures."""
+    method = tasks[0].method
+    obj, val_obj, nu, iw = _evaluate_members(tasks, members, vae, labels, x_train, x_val, x_test, p)
     label = vae.cfg.label
     cohorts = COHORTS[label]
     y_test = labels["test"]["y_raw"]
@@ -622,20 +667,11 @@ def sweep_records(tasks, owner, members, infos, vae: M2VAE, h, labels, x_train, 
     out = []
     for ti, task in enumerate(tasks):
         truth = infos[ti].truth
-        idx = [m for m, (o, _) in enumerate(owner) if o == ti]
-        best = select_restart(val_obj, idx)
-        knn_members = {"none": [], "selected": [best], "all": idx}[task.knn]
-        knn = knn_px(vae, x_test, members=knn_members, tag="knn/test") if knn_members else None
-        knn_v = knn_px(vae, x_val, members=knn_members, tag="knn/val") if knn_members else None
+        idx, best, knn, knn_v = _select_and_knn(vae, task, ti, owner, val_obj, x_val, x_test)
         rows = []
         for m in idx:
             row = {
-                "restart": owner[m][1], "init": members[m].init, "seed": members[m].seed,
-                "alpha": members[m].ss_alpha, "gamma": members[m].ss_gamma,
-                "val_objective": float(val_obj[m]),
-                "train_neg_elbo": float(nu["train"][m]), "val_neg_elbo": float(nu["val"][m]),
-                "test_neg_elbo": float(nu["test"][m]),
-                "noise_var": nvar[m].tolist(), "train_loss": h["train_loss"][:, m].tolist(),
+                **_member_row(owner, members, m, val_obj, nu, nvar, h),
                 "gt_decoder_mse": float(h["gt_decoder_mse"][m]), "gt_warm_loss": float(h["gt_warm_loss"][m]),
                 "gt_fit_loss": float(h["gt_fit_loss"][m]), "gt_start_loss": float(h["gt_start_loss"][m]),
                 "knn_test": None if knn is None else float(knn[m]),
@@ -656,11 +692,7 @@ def sweep_records(tasks, owner, members, infos, vae: M2VAE, h, labels, x_train, 
             ref = cohort_sample(truth, v, n_c, derive_seed(p.seed, f"{task.dataset}/{task.version}/cohort/{v:g}"))
             knn_c[f"{v:g}"] = float(knn_cohort(sel, v, ref, tag="knn-cohort/test")[0])
         selected = {
-            "restart": owner[best][1],
-            "test_log_px_is": float(-neg_u_value(sel, x_test[best:best + 1], p.eval_is_samples,
-                                                 tag="log_px/test").mean()),
-            "knn_test": None if knn is None else float(knn[best]),
-            "knn_val": None if knn_v is None else float(knn_v[best]),
+            **_selected_head(sel, owner, best, x_test, p, knn, knn_v),
             "knn_cohort_test": knn_c,
             "separation": float(cohort_separation(sel, cohorts, n_c)[0]),
             "collapse_f": float(coll[best]), "predictive": float(pred[best]),
@@ -735,18 +767,8 @@ def sweep_records_real(tasks, owner, members, infos, vae: M2VAE, h, labels, x_tr
     * the discriminator's accuracy and balanced accuracy on the test rows;
     * the stopping rule's ``epochs_used`` / ``best_epoch`` per member (``train.py``).
     """
-    S = max(1, tasks[0].iwae_samples)
     method = tasks[0].method
-    obj = M2Objective(alpha=tuple(mb.ss_alpha for mb in members), gamma=tuple(mb.ss_gamma for mb in members),
-                      n_samples=S if method == "iwae" else 1)
-    val_obj = batch_value(vae, obj, x_val, labels["val"]["y"], labels["val"]["label_mask"],
-                          tag="val-objective", repeats=p.eval_repeats)
-    S_e = p.eval_elbo_samples
-    nu = {part: neg_u_value(vae, xx, 1, repeats=S_e, tag=f"neg_u/{part}")
-          for part, xx in (("train", x_train), ("val", x_val), ("test", x_test))}
-    iw = {}
-    if method == "iwae":
-        iw = {part: neg_u_value(vae, xx, S, tag=f"iwae_u/{part}") for part, xx in (("val", x_val), ("test", x_test))}
+    obj, val_obj, nu, iw = _evaluate_members(tasks, members, vae, labels, x_train, x_val, x_test, p)
     y_test = labels["test"]["y_raw"]
     C = vae.cfg.label_dim
     pairs = class_pairs(C)
@@ -762,20 +784,11 @@ def sweep_records_real(tasks, owner, members, infos, vae: M2VAE, h, labels, x_tr
 
     out = []
     for ti, task in enumerate(tasks):
-        idx = [m for m, (o, _) in enumerate(owner) if o == ti]
-        best = select_restart(val_obj, idx)
-        knn_members = {"none": [], "selected": [best], "all": idx}[task.knn]
-        knn = knn_px(vae, x_test, members=knn_members, tag="knn/test") if knn_members else None
-        knn_v = knn_px(vae, x_val, members=knn_members, tag="knn/val") if knn_members else None
+        idx, best, knn, knn_v = _select_and_knn(vae, task, ti, owner, val_obj, x_val, x_test)
         rows = []
         for m in idx:
             row = {
-                "restart": owner[m][1], "init": members[m].init, "seed": members[m].seed,
-                "alpha": members[m].ss_alpha, "gamma": members[m].ss_gamma,
-                "val_objective": float(val_obj[m]),
-                "train_neg_elbo": float(nu["train"][m]), "val_neg_elbo": float(nu["val"][m]),
-                "test_neg_elbo": float(nu["test"][m]),
-                "noise_var": nvar[m].tolist(), "train_loss": h["train_loss"][:, m].tolist(),
+                **_member_row(owner, members, m, val_obj, nu, nvar, h),
                 "knn_test": None if knn is None else float(knn[m]),
                 "knn_val": None if knn_v is None else float(knn_v[m]),
                 "predictive": float(pred[m]), "balanced_accuracy": float(bal[m]),
@@ -800,11 +813,7 @@ def sweep_records_real(tasks, owner, members, infos, vae: M2VAE, h, labels, x_tr
         sep = cohort_separation_sizes(sel, pairs, sizes)
         sep_data = data_cohort_separation(x_test[best], yt, pairs, seed=derive_seed(p.seed, f"{task.dataset}/{task.version}/sep"))
         selected = {
-            "restart": owner[best][1],
-            "test_log_px_is": float(-neg_u_value(sel, x_test[best:best + 1], p.eval_is_samples,
-                                                 tag="log_px/test").mean()),
-            "knn_test": None if knn is None else float(knn[best]),
-            "knn_val": None if knn_v is None else float(knn_v[best]),
+            **_selected_head(sel, owner, best, x_test, p, knn, knn_v),
             "knn_cohort_test": knn_c,
             "separation": float(sep.mean()), "separation_data": float(sep_data.mean()),
             "separation_pairs": sep.tolist(), "separation_data_pairs": sep_data.tolist(),
