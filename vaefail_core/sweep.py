@@ -80,7 +80,7 @@ GT_START_PROFILE_FIELDS = ("gt_encoder_restarts", "gt_lr_warmup_epochs")
 #: convergence"). A rule other than "none" enters the task's key with its parameters.
 STOP_RULES = {
     "none": None,
-    "val": {"every": 10, "patience": 50, "min_delta": 0.0, "repeats": 2},
+    "val": {"every": 10, "patience": 20, "min_delta": 0.0, "repeats": 2},
 }
 
 
@@ -109,6 +109,7 @@ class Task:
     extra: tuple[tuple[str, float], ...] = ()   #: hyper-parameters of future objectives
     gt_start: str = "stable"               #: ground-truth start: "stable" | "legacy" (GT_STARTS)
     stop_rule: str = "none"                #: stopping on the validation objective (STOP_RULES)
+    epochs: int | None = None              #: None: the profile's epoch count (its cap under a stop rule)
 
     def __post_init__(self):
         if self.method not in METHODS:
@@ -129,6 +130,10 @@ class Task:
             raise ValueError(f"stop_rule must be one of {tuple(STOP_RULES)}, got {self.stop_rule!r}")
         if self.stop_rule != "none" and self.method == "lin":
             raise ValueError("a stopping rule is for VAE and IWAE tasks, not LIN")
+        if self.epochs is not None:
+            if int(self.epochs) != self.epochs or self.epochs < 1:
+                raise ValueError(f"epochs must be a positive integer or None, got {self.epochs!r}")
+            object.__setattr__(self, "epochs", int(self.epochs))
         get_profile(self.profile)
         if self.restarts is not None:
             object.__setattr__(self, "restarts", tuple(int(r) for r in self.restarts))
@@ -165,6 +170,13 @@ class Task:
             kw.update(gt_encoder_restarts=p.gt_encoder_restarts, gt_lr_warmup_epochs=p.gt_lr_warmup_epochs)
         return kw
 
+    def train_epochs(self) -> int:
+        """The epochs the task trains (its cap under a stopping rule): ``epochs`` when
+        set, else the profile's ``epochs_real`` (UCI) or ``epochs`` (synthetic)."""
+        if self.epochs is not None:
+            return self.epochs
+        return self.prof.epochs_real if _is_real(self.dataset) else self.prof.epochs
+
     def stop_train_kwargs(self) -> dict:
         """The ``TrainConfig`` fields of the task's stopping rule (none for "none")."""
         rule = STOP_RULES[self.stop_rule]
@@ -181,7 +193,8 @@ class Task:
         the training: a task with ground-truth members and ``gt_start="stable"``. The keys
         of every other task are those they had before these settings existed, so their
         cached records stay valid. Likewise ``stop_rule`` enters (with the rule's
-        parameters, as ``config["stop"]``) only when it is not "none"."""
+        parameters, as ``config["stop"]``) only when it is not "none", and ``epochs``
+        only when it overrides the profile's count."""
         d = asdict(self)
         d["restarts"] = list(self.restart_ids())
         d["extra"] = [list(kv) for kv in self.extra]
@@ -195,6 +208,8 @@ class Task:
             del d["stop_rule"]
         else:
             out["stop"] = dict(STOP_RULES[self.stop_rule])
+        if self.epochs is None:
+            del d["epochs"]
         return out
 
     @property
@@ -228,6 +243,7 @@ class Task:
         d["extra"] = tuple(tuple(kv) for kv in d.get("extra", ()))
         d.setdefault("gt_start", "legacy")    # a config without it: legacy, or no GT members
         d.setdefault("stop_rule", "none")
+        d.setdefault("epochs", None)
         return cls(**d)
 
 
@@ -382,7 +398,8 @@ def _shape_key(task: Task, info: _Info) -> tuple:
     # M2 tasks carry the label width; alpha and gamma are per member, so a whole
     # alpha x gamma grid shares one ensemble
     return (task.profile, info.data_dim, info.latent_dim, _label_dim(task, info), task.method,
-            task.iwae_samples, task.learn_noise, _is_real(task.dataset), task.stop_rule)
+            task.iwae_samples, task.learn_noise, _is_real(task.dataset), task.stop_rule,
+            task.train_epochs())
 
 
 def plan_groups(tasks: Sequence[Task], loader: str = "vaefail_core.data",
@@ -480,7 +497,7 @@ def run_group(spec: dict) -> list[dict]:
                      hidden=HIDDEN_UCI if real else HIDDEN_SYNTHETIC, learn_noise=t.learn_noise,
                      label=("discrete" if info0.truth is None else info0.truth.label) if semi else None)
     cfg = TrainConfig(method=t.method, iwae_samples=max(1, t.iwae_samples),
-                      epochs=p.epochs_real if real else p.epochs,
+                      epochs=t.train_epochs(),
                       batch_size=p.batch_size, lr=p.lr,
                       **t.gt_train_kwargs(), **t.stop_train_kwargs())
 
