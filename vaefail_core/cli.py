@@ -6,6 +6,12 @@
     vaefail surrogates [NAME ...] [--refit]             fit / check the surrogate cache
     vaefail sweep NAME [--profile P] [--workers W]      run / resume a training sweep
     vaefail sweep NAME [--profile P] --dask ADDRESS     ... on a Dask cluster (dask_map.py)
+    vaefail scorecard [--profile P]                     every claim of the paper, judged
+
+``vaefail scorecard`` judges the claims registry (``paper/claims.py``) on the results
+cache of the profile (nothing is trained; claims whose sweep is not cached are "not
+run"), prints the verdict counts and one line per claim, and writes
+``results/<profile>/scorecard.csv``.
 
 ``vaefail data`` writes columns ``x1..xD``, ``z1..zK`` (synthetic sets) and ``y``
 (labelled sets) to ``FILE`` (default: standard output). ``--n`` defaults to 1000 for
@@ -218,6 +224,19 @@ def _cmd_sweep(args) -> int:
     return 0
 
 
+def _cmd_scorecard(args) -> int:
+    from .paper import scorecard as sc
+    from .profiles import PROFILES
+
+    if args.profile not in PROFILES:
+        return _fail(f"unknown profile {args.profile!r}; choose one of {', '.join(PROFILES)}")
+    frame = sc.scorecard(args.profile)
+    path = sc.write_csv(frame, args.profile)
+    print(sc.terminal(frame))
+    print(f"\nwritten: {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -246,6 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"train on a Dask cluster instead: local:N (N in 1..{MAX_WORKERS} local "
                         f"worker processes) or tcp://host:port (a dask scheduler)")
     w.set_defaults(func=_cmd_sweep)
+    c = sub.add_parser("scorecard", help="judge every claim of the paper on the cached results")
+    c.add_argument("--profile", default="reduced", help="quick | reduced | paper (default reduced)")
+    c.set_defaults(func=_cmd_scorecard)
     return p
 
 

@@ -31,6 +31,7 @@ import torch
 
 from . import data as D
 from . import posterior as P
+from .paper import reference
 from .cache import RESULTS_DIR, cached_json
 from .experiments import SEC5_BOTH_CONDITIONS, SEC5_ONE_CONDITION, section5_tasks
 from .profiles import get_profile
@@ -51,19 +52,9 @@ METHOD_NAMES = {"iwae": "IWAE", "lin": "LIN", "vae": "VAE"}
 _METHOD_KEYS = {v: k for k, v in METHOD_NAMES.items()}
 DATASET_NAMES = {"clusters": "Clusters", "figure8": "Figure-8", "circle": "Circle",
                  "absolute_value": "Absolute-Value"}
-#: Table 2 of the paper (App. E.1): mean +- sd of the smooth kNN statistic (reference only)
-PAPER_TABLE2 = {
-    ("clusters", "IWAE"): (0.057, 0.028), ("clusters", "LIN"): (0.347, 0.057),
-    ("clusters", "VAE"): (0.361, 0.083),
-    ("figure8", "IWAE"): (0.036, 0.013), ("figure8", "LIN"): (0.040, 0.081),
-    ("figure8", "VAE"): (0.066, 0.014),
-}
-#: App. I: which paper figure shows which (method, data set)
-PAPER_FIGURES = {
-    ("vae", "circle"): 8, ("vae", "absolute_value"): 9, ("vae", "figure8"): 10,
-    ("lin", "figure8"): 11, ("iwae", "figure8"): 12, ("vae", "clusters"): 13,
-    ("lin", "clusters"): 14, ("iwae", "clusters"): 15,
-}
+#: Table 2 of the paper (App. E.1) and the figures of App. I (reference only: ``paper.reference``)
+PAPER_TABLE2 = reference.TABLE2
+PAPER_FIGURES = reference.FIGURES
 TABLE2_COLUMNS = ["dataset", "method", "mean", "sd", "n_versions"]
 SELECTIONS = ("val_loss", "knn")
 #: App. D's rule for Table 2's hyper-parameters (the smallest smooth kNN statistic, here on

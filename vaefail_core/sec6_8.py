@@ -28,6 +28,7 @@ import pandas as pd
 import torch
 
 from . import data, linear, metrics, posterior
+from .paper import reference
 from .profiles import get_profile
 
 __all__ = [
@@ -371,24 +372,9 @@ def absolute_value_analysis(profile: str = "quick", version: int = 0, n: int = 5
 CASE_B_DATASETS = ("figure8_5d", "clusters_5d")
 CASE_B_K = (1, 2, 3)
 
-#: The paper's numbers, for the reference columns only (Sec. 8 and Table 1).
-PAPER_CASE_A = {"fixed sigma^2 = 0.01, then Eq. 9": (0.014, 0.001),
-                "sigma^2 learned jointly": (0.020, 0.003)}
-PAPER_TABLE1 = pd.DataFrame(
-    [  # dataset, method, K, metric, mean, sd (Table 1 of the paper)
-        ("figure8_5d", "vae", 1, "neg_elbo", -0.127, 0.057), ("figure8_5d", "vae", 2, "neg_elbo", -0.260, 0.040),
-        ("figure8_5d", "vae", 3, "neg_elbo", -0.234, 0.050), ("clusters_5d", "vae", 1, "neg_elbo", 4.433, 0.049),
-        ("clusters_5d", "vae", 2, "neg_elbo", 4.385, 0.034), ("clusters_5d", "vae", 3, "neg_elbo", 4.377, 0.024),
-        ("figure8_5d", "vae", 1, "avg_mi", 2.419, 0.027), ("figure8_5d", "vae", 2, "avg_mi", 1.816, 0.037),
-        ("figure8_5d", "vae", 3, "avg_mi", 1.296, 0.064), ("clusters_5d", "vae", 1, "avg_mi", 1.530, 0.011),
-        ("clusters_5d", "vae", 2, "avg_mi", 1.425, 0.019), ("clusters_5d", "vae", 3, "avg_mi", 1.077, 0.105),
-        ("figure8_5d", "iwae", 1, "neg_elbo", -0.388, 0.044), ("figure8_5d", "iwae", 2, "neg_elbo", -0.364, 0.051),
-        ("figure8_5d", "iwae", 3, "neg_elbo", -0.351, 0.045), ("clusters_5d", "iwae", 1, "neg_elbo", 4.287, 0.047),
-        ("clusters_5d", "iwae", 2, "neg_elbo", 4.298, 0.054), ("clusters_5d", "iwae", 3, "neg_elbo", 4.295, 0.049),
-        ("figure8_5d", "iwae", 1, "avg_mi", 2.159, 0.088), ("figure8_5d", "iwae", 2, "avg_mi", 1.910, 0.035),
-        ("figure8_5d", "iwae", 3, "avg_mi", 1.605, 0.087), ("clusters_5d", "iwae", 1, "avg_mi", 1.269, 0.052),
-        ("clusters_5d", "iwae", 2, "avg_mi", 1.321, 0.033), ("clusters_5d", "iwae", 3, "avg_mi", 1.135, 0.110),
-    ], columns=["dataset", "method", "K", "metric", "mean", "sd"])
+#: The paper's numbers, for the reference columns only (Sec. 8 and Table 1; ``paper.reference``).
+PAPER_CASE_A = reference.CASE_A
+PAPER_TABLE1 = reference.table1_frame()
 
 
 def section8_tasks(profile: str) -> list:
@@ -498,7 +484,7 @@ def mi_estimator_check(names: Sequence[str] = MI_CHECK_DATASETS, n: int = 2000, 
     return pd.DataFrame(rows).set_index("data set")
 
 
-def table1_frame(records: Sequence[dict], profile: str, mi_k: int = 3) -> pd.DataFrame:
+def table1_frame(records: Sequence[dict], profile: str, mi_k: int = 3, ksg: bool = True) -> pd.DataFrame:
     """Table 1 per (data set, method, K, data version), selected restart: test -ELBO,
     test -IWAE bound (IWAE), avg_i I_q(x; z_i) of the encoder on the test x
     (``metrics.gaussian_encoder_mi``: closed form plus a 1-D quadrature, no kNN bias),
@@ -508,7 +494,9 @@ def table1_frame(records: Sequence[dict], profile: str, mi_k: int = 3) -> pd.Dat
     (importance-sampled log p(x)): the expected KL(q || p_theta(z|x)) of the learned
     model, our measure of posterior complexity for any K (Figs. 23-24). One row per
     data version with method ``truth`` holds the exact I(x; z) of the ground truth on
-    the same test draws (``exact_mutual_information``, metric ``exact_mi``)."""
+    the same test draws (``exact_mutual_information``, metric ``exact_mi``). ``knn_val``
+    (the selected restart's validation kNN statistic, App. D's hyper-parameter rule) is
+    kept for choosing among IWAE's S; ``ksg=False`` skips the KSG estimate (NaN)."""
     from .evaluate import encode_gaussian
     from .sweep import load_selected
     p = get_profile(profile)
@@ -534,9 +522,10 @@ def table1_frame(records: Sequence[dict], profile: str, mi_k: int = 3) -> pd.Dat
                      "version": t["version"], "neg_elbo": sel["test_neg_elbo"],
                      "neg_iwae": sel.get("test_neg_iwae", np.nan),
                      "avg_mi": float(np.mean(metrics.gaussian_encoder_mi(mu, var))),
-                     "avg_mi_ksg": metrics.average_latent_mi(x, z_q, k=mi_k),
+                     "avg_mi_ksg": metrics.average_latent_mi(x, z_q, k=mi_k) if ksg else np.nan,
                      "noise_var": float(np.mean(sel["noise_var"])),
                      "elbo_gap": sel["test_neg_elbo"] + rec["selected"]["test_log_px_is"],
+                     "knn_val": rec["selected"].get("knn_val", np.nan),
                      "init": sel["init"]})
     return pd.DataFrame(rows)
 

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from . import m2
+from .paper import reference
 from .profiles import get_profile
 from .sec5 import METHOD_NAMES, _num, _setting
 
@@ -36,21 +37,9 @@ SEC7_DATASETS = ("semicircle_discrete", "semicircle_continuous")
 #: LIN with (T, R) = (0.1, 5); alpha x gamma = the profile's {0.1, 1} x {1, 5}
 SEC7_REDUCED = {"versions": 3, "restarts": (0, 1, 3, 4), "iwae_S": (3, 10), "lin": ((0.1, 5),)}
 
-#: the paper's Tables 3 and 4 (App. E.3), as reference only: (mean, sd)
-PAPER_TABLE3 = {
-    ("semicircle_discrete", "iwae"): (0.694, 0.096), ("semicircle_discrete", "lin"): (0.703, 0.315),
-    ("semicircle_discrete", "vae"): (0.196, 0.078),
-    ("semicircle_continuous", "iwae"): (0.015, 0.011), ("semicircle_continuous", "lin"): (0.128, 0.094),
-    ("semicircle_continuous", "vae"): (0.024, 0.014),
-}
-PAPER_TABLE4 = {
-    ("semicircle_discrete", "iwae", 1): (1.426, 1.261), ("semicircle_discrete", "iwae", 2): (1.698, 0.636),
-    ("semicircle_discrete", "lin", 1): (18.420, 1.220), ("semicircle_discrete", "lin", 2): (10.118, 0.996),
-    ("semicircle_discrete", "vae", 1): (15.206, 1.200), ("semicircle_discrete", "vae", 2): (11.501, 1.300),
-    ("semicircle_continuous", "iwae", 1): (15.951, 3.566), ("semicircle_continuous", "iwae", 2): (14.416, 1.402),
-    ("semicircle_continuous", "lin", 1): (15.321, 1.507), ("semicircle_continuous", "lin", 2): (17.530, 1.509),
-    ("semicircle_continuous", "vae", 1): (13.128, 0.825), ("semicircle_continuous", "vae", 2): (16.046, 1.019),
-}
+#: the paper's Tables 3 and 4 (App. E.3), as reference only: (mean, sd) (``paper.reference``)
+PAPER_TABLE3 = reference.TABLE3
+PAPER_TABLE4 = reference.TABLE4
 #: Table 4's cohort 1 / cohort 2 are y = 0 / 1 (discrete) and y = -3.5 / 3.5 (continuous)
 COHORT_NAMES = {"semicircle_discrete": ("0", "1"), "semicircle_continuous": ("-3.5", "3.5")}
 

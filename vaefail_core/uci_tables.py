@@ -47,6 +47,7 @@ from sklearn.preprocessing import StandardScaler
 
 from . import m2, sec7, uci
 from . import evaluate as ev
+from .paper import reference
 from .cache import RESULTS_DIR, cached_json
 from .cache import write_table_csv as _write_csv
 from .profiles import get_profile
@@ -87,23 +88,10 @@ STOP_RULE = "val"
 #: puts the grid at most 1.3 h on 2 idle cores at the cap of 600 epochs
 UCI_REDUCED = {"splits": 3, "iwae_S": (3,), "epochs_cap": 600, "check_epochs": 2000}
 
-#: the paper's Table 5 (App. E.3), reference only: (mean, sd) over splits
-PAPER_TABLE5 = {
-    ("uci_retinopathy", "IWAE"): (3.571, 2.543), ("uci_retinopathy", "VAE"): (6.206, 1.035),
-    ("uci_contraceptive", "IWAE"): (1.740, 0.290), ("uci_contraceptive", "VAE"): (2.147, 0.225),
-    ("uci_titanic", "IWAE"): (2.794, 1.280), ("uci_titanic", "VAE"): (1.758, 0.193),
-}
-#: the paper's Table 6, reference only: (data set, method, cohort 1..3) -> (mean, sd)
-PAPER_TABLE6 = {
-    ("uci_retinopathy", "IWAE", 1): (4.240, 1.219), ("uci_retinopathy", "IWAE", 2): (4.357, 3.417),
-    ("uci_retinopathy", "VAE", 1): (5.601, 0.843), ("uci_retinopathy", "VAE", 2): (8.008, 1.096),
-    ("uci_contraceptive", "IWAE", 1): (7.838, 1.138), ("uci_contraceptive", "IWAE", 2): (5.521, 3.519),
-    ("uci_contraceptive", "IWAE", 3): (6.626, 2.571),
-    ("uci_contraceptive", "VAE", 1): (5.388, 0.788), ("uci_contraceptive", "VAE", 2): (4.994, 0.932),
-    ("uci_contraceptive", "VAE", 3): (3.722, 0.488),
-    ("uci_titanic", "IWAE", 1): (3.416, 0.965), ("uci_titanic", "IWAE", 2): (6.923, 1.924),
-    ("uci_titanic", "VAE", 1): (3.730, 0.866), ("uci_titanic", "VAE", 2): (8.572, 1.766),
-}
+#: the paper's Tables 5 and 6 (App. E.3), reference only: (mean, sd) over splits; Table 6
+#: by (data set, method, cohort 1..3) (``paper.reference``)
+PAPER_TABLE5 = reference.TABLE5
+PAPER_TABLE6 = reference.TABLE6
 TABLE_COLUMNS = sec7.TABLE_COLUMNS
 
 

@@ -1,0 +1,15 @@
+"""The paper's side of the book: its numbers, its claims and how ours are judged.
+
+  reference   every number the paper prints that the book compares with (Tables 1-6,
+              Eq. 6, Case A of Sec. 8), the one place they are typed
+  verdict     the one verdict rule and its vocabulary (reproduced / within noise /
+              differs / not comparable / not run), with the statistical tests
+  claims      the claims registry: every cell of Tables 1-6, the numbers in the text
+              and the orderings and effects the tables support, each with how ours is
+              computed from the results cache
+  scorecard   the registry judged under a profile: the book's front page,
+              ``results/<profile>/scorecard.csv`` and ``vaefail scorecard``
+
+``reference`` and ``verdict`` import nothing from the rest of the package, so every
+module may use them; ``claims`` and ``scorecard`` sit above the page modules.
+"""

@@ -1,0 +1,399 @@
+"""The claims registry: every quantitative claim of the paper, as data.
+
+Each ``Claim`` names where the paper makes it (section, table, figure or equation), the
+book page that shows our evidence, the paper's value (from ``reference``), its kind
+(``verdict.KINDS``) and the cell(s) of our results it is judged on. ``CLAIMS`` holds:
+
+* every cell of Tables 1-6 (Table 1 is on our scale: kind ``number``; Tables 2-6 report
+  a smooth kNN statistic on another scale: kind ``cell``, shown and not tested);
+* the numbers in the text: Eq. 6's -ELBO at the ground truth and at the optimum (kind
+  ``exact``) and Case A's two noise variances (kind ``number``);
+* the orderings the tables support: for Tables 2-6, every pair of methods per data set
+  and cohort, the one the paper finds lower as "better" (Tables 4 and 6 also for the
+  mean over cohorts), and the directions Sec. 8 reads off Table 1 and Case A (kind
+  ``effect``).
+
+Our side is ``evidence(profile)``: one value per data version for every cell, read from
+the results cache (``results/<profile>/``) through the page modules' own table
+functions; nothing is trained (a sweep that is not in the cache leaves its claims "not
+run"). ``judge(claim, evidence)`` applies the rule of ``verdict``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from itertools import combinations
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from .. import experiments, sec5, sec6_8, sec7, uci_tables
+from ..cache import cached_json
+from . import reference as R
+from .verdict import (Judgement, judge_effect, judge_exact, judge_number, not_comparable,
+                      not_run)
+
+__all__ = ["Claim", "CLAIMS", "PAGES", "claims_frame", "evidence", "judge", "ours_text"]
+
+#: the book page of each source of evidence
+PAGES = {"eq6": "sec5_2_intuition", "table1": "sec8_signal_noise", "case_a": "sec8_signal_noise",
+         "table2": "sec5_failures", "table3": "sec7_semisupervised", "table4": "sec7_semisupervised",
+         "table5": "appE3_uci", "table6": "appE3_uci"}
+_WHERE = {"eq6": "Sec. 5.2, Eq. 6", "table1": "Table 1 (Sec. 8)", "case_a": "Sec. 8, Case A",
+          "table2": "Table 2 (App. E.1)", "table3": "Table 3 (App. E.3)", "table4": "Table 4 (App. E.3)",
+          "table5": "Table 5 (App. E.3)", "table6": "Table 6 (App. E.3)"}
+_DS = {"figure8_5d": "Figure-8-5D", "clusters_5d": "Clusters-5D", "clusters": "Clusters", "figure8": "Figure-8",
+       "semicircle_discrete": "Discrete Semi-Circle", "semicircle_continuous": "Continuous Semi-Circle",
+       **uci_tables.DATASET_NAMES}
+_METRIC = {"neg_elbo": "-ELBO", "avg_mi": "avg. MI per latent dim", "neg_iwae": "-IWAE bound"}
+_M = {"vae": "VAE", "iwae": "IWAE", "lin": "LIN"}
+#: Table 1's metrics as the paper's rows read them: its single IWAE row of "-ELBO" is
+#: compared with our -IWAE bound, the objective IWAE maximises (an IWAE-trained model's
+#: ELBO is loose by design, so its -ELBO is not what the row reports as "IWAE does not
+#: suffer from this pathology"); every other cell uses the same metric as the paper
+_TABLE1_METRIC = {("iwae", "neg_elbo"): "neg_iwae"}
+
+
+def _cohort_name(table: str, ds: str, c: int) -> str:
+    if table == "table4":
+        return f"y = {sec7.COHORT_NAMES[ds][c - 1]}"
+    return uci_tables.CLASS_NAMES[ds][c - 1]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim. ``cells`` are the evidence cells it is judged on: one for ``number``
+    and ``cell``; for ``effect`` a list of (sign, cells) terms whose per-version sum is
+    the difference (positive supports the paper), where a term of several cells takes
+    their per-version minimum (``reduce="min"``) or mean (``"mean"``)."""
+
+    id: str
+    source: str
+    statement: str
+    paper: str
+    kind: str
+    cells: tuple = ()
+    value: tuple[float, float] | None = None     #: the paper's (mean, sd), number / exact
+    decimals: int = 3                           #: exact: the paper's printed digits
+    terms: tuple = ()                           #: effect: ((sign, reduce, cells), ...)
+    labels: tuple = ()                          #: effect: a name per term, for the text
+
+    @property
+    def where(self) -> str:
+        return _WHERE[self.source]
+
+    @property
+    def page(self) -> str:
+        return PAGES[self.source]
+
+
+def _pm(v) -> str:
+    return f"{v[0]:.3f} ± {v[1]:.3f}"
+
+
+# --------------------------------------------------------------------------------------
+# The registry
+# --------------------------------------------------------------------------------------
+def _table_cells() -> list[Claim]:
+    out = []
+    for (ds, m, K, metric), v in R.TABLE1.items():
+        ours = _TABLE1_METRIC.get((m, metric))
+        what = _METRIC[metric] + (f" (ours: {_METRIC[ours]})" if ours else "")
+        out.append(Claim(f"table1/{ds}/{m}/K{K}/{metric}", "table1",
+                         f"{_DS[ds]}, {_M[m]}, K = {K}: {what}", _pm(v), "number",
+                         cells=(("table1", ds, m, K, metric),), value=v))
+    for (ds, m), v in R.TABLE2.items():
+        out.append(Claim(f"table2/{ds}/{m}", "table2", f"{_DS[ds]}, {m}: smooth kNN of p(x)", _pm(v), "cell",
+                         cells=(("table2", ds, m),), value=v))
+    for (ds, m), v in R.TABLE3.items():
+        out.append(Claim(f"table3/{ds}/{m}", "table3", f"{_DS[ds]}, {_M[m]}: smooth kNN of p(x)", _pm(v), "cell",
+                         cells=(("table3", ds, _M[m]),), value=v))
+    for (ds, m, c), v in R.TABLE4.items():
+        out.append(Claim(f"table4/{ds}/{m}/{c}", "table4",
+                         f"{_DS[ds]}, {_M[m]}: smooth kNN of p(x | {_cohort_name('table4', ds, c)})", _pm(v),
+                         "cell", cells=(("table4", ds, _M[m], c),), value=v))
+    for (ds, m), v in R.TABLE5.items():
+        out.append(Claim(f"table5/{ds}/{m}", "table5", f"{_DS[ds]}, {m}: smooth kNN of p(x)", _pm(v), "cell",
+                         cells=(("table5", ds, m),), value=v))
+    for (ds, m, c), v in R.TABLE6.items():
+        out.append(Claim(f"table6/{ds}/{m}/{c}", "table6",
+                         f"{_DS[ds]}, {m}: smooth kNN of p(x | {_cohort_name('table6', ds, c)})", _pm(v),
+                         "cell", cells=(("table6", ds, m, c),), value=v))
+    return out
+
+
+def _text_numbers() -> list[Claim]:
+    out = [Claim(f"eq6/{k.replace(' ', '_')}", "eq6", f"-ELBO (up to a constant) at the {k}", f"{v:.3f}", "exact",
+                 cells=(("eq6", k),), value=(v, 0.0), decimals=3) for k, v in R.EQ6.items()]
+    for k, v in R.CASE_A.items():
+        out.append(Claim(f"case_a/{'eq9' if 'Eq. 9' in k else 'learned'}", "case_a",
+                         f"Spiral-Dots noise variance, {k}", _pm(v), "number", cells=(("case_a", k),), value=v))
+    return out
+
+
+def _pair_orderings(table: str, ref: dict, methods_of, cell_of, n_cohorts=None) -> list[Claim]:
+    """Every pair of methods per data set (and cohort) of a table, ordered by the paper's
+    values (lower is better); with cohorts, also the mean over cohorts."""
+    out = []
+    groups: dict = {}
+    for key, v in ref.items():
+        ds, m = key[0], key[1]
+        c = key[2] if len(key) > 2 else None
+        groups.setdefault((ds, c), {})[m] = v[0]
+        if c is not None:
+            groups.setdefault((ds, "mean"), {}).setdefault(m, []).append(v[0])
+    for (ds, c), vals in groups.items():
+        vals = {m: (float(np.mean(v)) if isinstance(v, list) else v) for m, v in vals.items()}
+        for a, b in combinations(sorted(vals, key=lambda m: (vals[m], m)), 2):
+            if c is None:
+                ca, cb, what = (cell_of(ds, a),), (cell_of(ds, b),), "p(x)"
+            elif c == "mean":
+                cs = sorted({k[2] for k in ref if k[0] == ds})
+                ca = tuple(cell_of(ds, a, k) for k in cs)
+                cb = tuple(cell_of(ds, b, k) for k in cs)
+                what = "p(x | y), mean over cohorts"
+            else:
+                ca, cb, what = (cell_of(ds, a, c),), (cell_of(ds, b, c),), f"p(x | {_cohort_name(table, ds, c)})"
+            red = "mean" if c == "mean" else "one"
+            cid = f"{table}/{ds}/{'' if c is None else f'{c}/'}{methods_of(a)}<{methods_of(b)}"
+            out.append(Claim(cid, table, f"{_DS[ds]}: {methods_of(a)} better than {methods_of(b)} on {what}",
+                             f"{methods_of(a)} {vals[a]:.3f} < {methods_of(b)} {vals[b]:.3f}", "effect",
+                             terms=((-1, red, ca), (+1, red, cb)), labels=(methods_of(a), methods_of(b))))
+    return out
+
+
+def _orderings() -> list[Claim]:
+    out = _pair_orderings("table2", R.TABLE2, str, lambda ds, m, c=None: ("table2", ds, m))
+    out += _pair_orderings("table3", R.TABLE3, _M.get, lambda ds, m, c=None: ("table3", ds, _M[m]))
+    out += _pair_orderings("table4", R.TABLE4, _M.get, lambda ds, m, c=None: ("table4", ds, _M[m], c))
+    out += _pair_orderings("table5", R.TABLE5, str, lambda ds, m, c=None: ("table5", ds, m))
+    out += _pair_orderings("table6", R.TABLE6, str, lambda ds, m, c=None: ("table6", ds, m, c))
+    return out
+
+
+def _sec8_effects() -> list[Claim]:
+    """The directions Sec. 8 reads off Table 1 (Case B) and Case A."""
+    out = []
+    for ds in ("figure8_5d", "clusters_5d"):
+        t = lambda m, K, metric: ("table1", ds, m, K, metric)  # noqa: E731
+        out.append(Claim(f"table1/{ds}/vae/prefers_K>1", "table1",
+                         f"{_DS[ds]}: the VAE's ELBO prefers K > 1 over the ground truth's K = 1",
+                         "-ELBO lower at K = 2 or 3", "effect",
+                         terms=((-1, "min", (t("vae", 2, "neg_elbo"), t("vae", 3, "neg_elbo"))),
+                                (+1, "one", (t("vae", 1, "neg_elbo"),))), labels=("best of K = 2, 3", "K = 1")))
+        out.append(Claim(f"table1/{ds}/iwae/no_K>1", "table1",
+                         f"{_DS[ds]}: IWAE's bound does not prefer K > 1",
+                         "-ELBO of IWAE lowest at K = 1", "effect",
+                         terms=((-1, "one", (t("iwae", 1, "neg_elbo"),)),
+                                (+1, "min", (t("iwae", 2, "neg_elbo"), t("iwae", 3, "neg_elbo")))),
+                         labels=("K = 1", "best of K = 2, 3")))
+        out.append(Claim(f"table1/{ds}/vae/mi_falls", "table1",
+                         f"{_DS[ds]}: the VAE's average MI per latent dimension falls from K = 1 to K = 3",
+                         "avg. MI K = 1 > K = 3", "effect",
+                         terms=((+1, "one", (t("vae", 1, "avg_mi"),)), (-1, "one", (t("vae", 3, "avg_mi"),))),
+                         labels=("K = 1", "K = 3")))
+        out.append(Claim(f"table1/{ds}/vae/noise_falls", "table1",
+                         f"{_DS[ds]}: the VAE learns a smaller sigma^2 at K = 3 than at K = 1",
+                         "sigma^2 K = 1 > K = 3 (text)", "effect",
+                         terms=((+1, "one", (t("vae", 1, "noise_var"),)), (-1, "one", (t("vae", 3, "noise_var"),))),
+                         labels=("K = 1", "K = 3")))
+    for k, v in R.CASE_A.items():
+        out.append(Claim(f"case_a/{'eq9' if 'Eq. 9' in k else 'learned'}/over", "case_a",
+                         f"Spiral-Dots: the ELBO over-estimates the noise variance ({k})",
+                         f"{v[0]:.3f} > truth {R.CASE_A_TRUTH:g}", "effect",
+                         terms=((+1, "one", (("case_a", k),)), (-1, "const", R.CASE_A_TRUTH)),
+                         labels=("ours", "truth")))
+    return out
+
+
+CLAIMS: tuple[Claim, ...] = tuple(_text_numbers() + _table_cells() + _sec8_effects() + _orderings())
+if len({c.id for c in CLAIMS}) != len(CLAIMS):
+    raise RuntimeError("claim ids must be unique")
+
+
+def claims_frame() -> pd.DataFrame:
+    """The registry as a table: id, where, page, statement, paper, kind."""
+    return pd.DataFrame([{"id": c.id, "where": c.where, "page": c.page, "statement": c.statement,
+                          "paper": c.paper, "kind": c.kind} for c in CLAIMS])
+
+
+# --------------------------------------------------------------------------------------
+# Our evidence: one value per data version for every cell
+# --------------------------------------------------------------------------------------
+def _series(df: pd.DataFrame, keys: list[str], value: str, prefix: tuple) -> dict:
+    out = {}
+    for k, g in df.groupby(keys, sort=False):
+        k = k if isinstance(k, tuple) else (k,)
+        out[prefix + tuple(k)] = g.set_index("version")[value].astype(float).sort_index()
+    return out
+
+
+
+
+def _ev_table1(profile: str, recs: list[dict]) -> dict:
+    f = sec6_8.table1_frame(recs, profile, ksg=False)
+    f = f[f["method"] != "truth"].copy()
+    iw = f[f["method"].str.startswith("iwae")]
+    # IWAE: per data version the S with the smallest validation kNN (App. D's rule)
+    iw = iw.loc[iw.groupby(["dataset", "K", "version"])["knn_val"].idxmin()].assign(method="iwae")
+    f = pd.concat([f[f["method"] == "vae"], iw], ignore_index=True)
+    f["K"] = f["K"].astype(int)
+    out = {}
+    for m in ("vae", "iwae"):
+        for metric in ("neg_elbo", "avg_mi", "noise_var"):
+            col = _TABLE1_METRIC.get((m, metric), metric)
+            for k, v in _series(f[f["method"] == m], ["dataset", "method", "K"], col, ("table1",)).items():
+                out[k + (metric,)] = v
+    return out
+
+
+def _ev_case_a(profile: str, recs: list[dict]) -> dict:
+    ca = sec6_8.case_a_table(recs)
+    return _series(ca, ["experiment"], "sigma2", ("case_a",)) if len(ca) else {}
+
+
+def _ev_table2(profile: str, recs: list[dict]) -> dict:
+    try:
+        pv = sec5.table2_per_version(profile, records=recs)
+    except ValueError:           # a Table 2 data set without records
+        return {}
+    return _series(pv, ["dataset", "method"], "knn_test", ("table2",))
+
+
+def _ev_table34(profile: str, recs: list[dict]) -> dict:
+    sel = sec7.select(sec7.records_table(recs))
+    out = _series(sel, ["dataset", "method"], "knn_test", ("table3",))
+    for c in (1, 2):
+        out.update({k[:3] + (c,): v for k, v in
+                    _series(sel, ["dataset", "method"], f"cohort_{c}", ("table4",)).items()})
+    return out
+
+
+def _ev_table56(profile: str, recs: list[dict]) -> dict:
+    fr = uci_tables.records_table(recs)
+    if fr.empty:
+        return {}
+    sel = uci_tables.select(fr)
+    out = _series(sel, ["dataset", "method"], "knn_test", ("table5",))
+    for c in (1, 2, 3):
+        col = f"cohort_{c}"
+        if col not in sel.columns:
+            continue
+        part = sel.dropna(subset=[col])
+        out.update({k[:3] + (c,): v for k, v in _series(part, ["dataset", "method"], col, ("table6",)).items()})
+    return out
+
+
+def _ev_eq6(profile: str, recs: list[dict]) -> dict:
+    eq6 = experiments.eq6_closed_form()
+    return {("eq6", "ground truth"): pd.Series([float(eq6.loc["ground truth (A_GT)", "neg_elbo"])]),
+            ("eq6", "global optimum"): pd.Series([float(eq6.loc["global optimum (A*)", "neg_elbo"])])}
+
+
+#: evidence source -> (the named sweep whose records it reads, or None; its function)
+_SOURCES: dict[str, tuple[str | None, Callable[[str, list], dict]]] = {
+    "eq6": (None, _ev_eq6), "table1": ("section8", _ev_table1), "case_a": ("section8", _ev_case_a),
+    "table2": ("section5", _ev_table2), "table34": ("section7", _ev_table34), "table56": ("uci", _ev_table56)}
+#: bump when an evidence function changes what it returns (invalidates the cache)
+EVIDENCE_VERSION = 1
+
+
+def _encode(cells: dict) -> dict:
+    return {"|".join(map(str, k)): {str(int(v)): float(x) for v, x in s.items()} for k, s in cells.items()}
+
+
+def _decode(blob: dict) -> dict:
+    out = {}
+    for k, vals in blob.items():
+        parts = tuple(int(p) if p.lstrip("-").isdigit() else p for p in k.split("|"))
+        out[parts] = pd.Series({int(v): x for v, x in vals.items()}, dtype=float).sort_index()
+    return out
+
+
+def evidence(profile: str, sources=None) -> dict:
+    """Every evidence cell under ``profile``: cell id -> per-version values (a Series
+    indexed by data version). Each source reads the verified cached records of its sweep
+    (nothing is trained; a sweep without records gives no cells) and is itself cached in
+    ``results/<profile>/scorecard_<source>.json``, keyed by those records' keys."""
+    out = {}
+    for name, (sweep, fn) in _SOURCES.items():
+        if sources is not None and name not in sources:
+            continue
+        recs = []
+        if sweep is not None:
+            recs, _ = sec6_8.load_or_run(experiments.SWEEPS[sweep](profile), train_missing=False)
+            if not recs:
+                continue
+        config = {"source": name, "version": EVIDENCE_VERSION, "profile": profile,
+                  "records": sorted(r["key"] for r in recs)}
+        blob = cached_json(profile, f"scorecard_{name}", config, lambda: _encode(fn(profile, recs)))
+        out.update(_decode(blob))
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Judging
+# --------------------------------------------------------------------------------------
+def _term(ev: dict, reduce: str, cells) -> pd.Series | float | None:
+    if reduce == "const":
+        return float(cells)
+    ss = [ev.get(c) for c in cells]
+    if any(s is None or s.empty for s in ss):
+        return None
+    df = pd.concat(ss, axis=1, join="inner")
+    if reduce == "min":
+        return df.min(axis=1)
+    if reduce == "mean":
+        return df.mean(axis=1)
+    return df.iloc[:, 0]
+
+
+def _diffs(claim: Claim, ev: dict) -> pd.Series | None:
+    total, series = 0.0, []
+    for sign, reduce, cells in claim.terms:
+        t = _term(ev, reduce, cells)
+        if t is None:
+            return None
+        if isinstance(t, pd.Series):
+            series.append(sign * t)
+        else:
+            total += sign * t
+    d = pd.concat(series, axis=1, join="inner").sum(axis=1) + total
+    return d
+
+
+def ours_text(claim: Claim, ev: dict) -> str:
+    """Our side of a claim in words and numbers (mean ± sd over data versions)."""
+    if claim.kind == "effect":
+        d = _diffs(claim, ev)
+        if d is None or d.empty:
+            return ""
+        vals = []
+        for (sign, reduce, cells), label in zip(claim.terms, claim.labels):
+            t = _term(ev, reduce, cells)
+            vals.append(f"{label} {t if reduce == 'const' else t.mean():.3g}")
+        sd = d.std(ddof=1) if len(d) > 1 else math.nan
+        return f"{', '.join(vals)}; difference {d.mean():.3g} ± {sd:.2g}"
+    s = ev.get(claim.cells[0])
+    if s is None or s.empty:
+        return ""
+    if claim.kind == "exact":
+        return f"{float(s.iloc[0]):.3f}"
+    sd = float(s.std(ddof=1)) if len(s) > 1 else math.nan
+    return f"{float(s.mean()):.3f} ± {sd:.3f}"
+
+
+def judge(claim: Claim, ev: dict) -> Judgement:
+    """The verdict of one claim on the evidence (``verdict`` module's rule)."""
+    if claim.kind == "effect":
+        d = _diffs(claim, ev)
+        return not_run() if d is None or d.empty else judge_effect(d.to_numpy())
+    s = ev.get(claim.cells[0])
+    if s is None or s.empty:
+        return not_run()
+    if claim.kind == "cell":
+        return not_comparable(n=len(s))
+    if claim.kind == "exact":
+        return judge_exact(float(s.iloc[0]), claim.value[0], claim.decimals)
+    return judge_number(s.to_numpy(), claim.value[0], claim.value[1], R.PAPER_N)
