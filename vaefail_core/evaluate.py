@@ -22,7 +22,8 @@ import torch
 
 from .cache import atomic_write_bytes
 from .objectives import (
-    VAE, MemberRNG, Objective, VAEConfig, derive_seed, iwae_bound, iwae_log_weights, neg_elbo_terms,
+    VAE, MemberRNG, Objective, VAEConfig, derive_seed, iwae_bound, iwae_log_weights, model_class,
+    neg_elbo_terms,
 )
 
 __all__ = [
@@ -304,7 +305,6 @@ def vae_from_arrays(arrays, device=None) -> tuple[VAE, dict]:
     arch["hidden"] = tuple(arch["hidden"])
     cfg = VAEConfig(**arch)
     state = {k: torch.as_tensor(np.asarray(arrays[k])) for k in arrays if not k.startswith("__")}
-    from .m2 import model_class
     vae = model_class(cfg).from_members(cfg, [state], seeds=[seed])
     return (vae.to(device) if device is not None else vae), meta
 

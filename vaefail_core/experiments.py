@@ -6,12 +6,19 @@ notebook re-run with the committed cache is fast and a missing cache is recomput
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import torch
 
-from . import linear, posterior, toy
+from . import evaluate, linear, posterior, sec5, sec7, toy
 from .cache import cached_json
+from .sec5 import SEC5_BOTH_CONDITIONS, SEC5_ONE_CONDITION, section5_tasks  # noqa: F401 (re-exported)
+from .sec6_8 import section8_tasks
+from .sec7 import section7_tasks
+from .sweep import load_or_run, process_map, run_sweep
+from .uci_tables import uci_tasks
 
 # -- Sec. 5.2, Eq. 6 -------------------------------------------------------------------
 #: Settings of the trained Cholesky VAE per profile (restarts: first at the ground
@@ -120,34 +127,10 @@ def joint_and_posteriors(f, noise_var: float, x_marks, z=None, log_prior=None, x
     return dict(z=z, x_grid=x_grid[:, 0], joint=joint, post=post, best_gauss_kl=kl)
 
 
-# -- Sec. 5 / App. E.1-E.2: Table 2, Figures 5 and 8-15 -----------------------------------
-#: Table 2's data sets (both conditions of Sec. 5.1 hold) get the full App. D grid;
-#: the two one-condition sets of App. E.2 (Fig. 5c-d) get VAE and IWAE.
-SEC5_BOTH_CONDITIONS = ("figure8", "clusters")
-SEC5_ONE_CONDITION = ("circle", "absolute_value")
-
-
-def section5_tasks(profile: str) -> list:
-    """Every training task behind Table 2 and Figures 5, 8-15 under ``profile``."""
-    from .sweep import grid_tasks
-
-    return (grid_tasks(SEC5_BOTH_CONDITIONS, profile, methods=("vae", "iwae", "lin"))
-            + grid_tasks(SEC5_ONE_CONDITION, profile, methods=("vae", "iwae")))
-
-
-def _section8_tasks(profile: str) -> list:
-    from .sec6_8 import section8_tasks
-
-    return section8_tasks(profile)
-
-
-def _section7_tasks(profile: str) -> list:
-    from .sec7 import section7_tasks
-
-    return section7_tasks(profile)
-
-
-SWEEPS = {"section5": section5_tasks, "section7": _section7_tasks, "section8": _section8_tasks}
+# -- the named sweeps: each page module owns its task list -------------------------------
+#: ``vaefail sweep NAME``: the training tasks behind each group of pages
+SWEEPS = {"section5": section5_tasks, "section7": section7_tasks, "section8": section8_tasks,
+          "uci": uci_tasks}
 
 
 def run_named_sweep(name: str, profile: str, workers: int = 2, progress: bool | None = None,
@@ -158,8 +141,6 @@ def run_named_sweep(name: str, profile: str, workers: int = 2, progress: bool | 
     ``dask``: a Dask scheduler (``tcp://host:port``, or ``local:N`` for N local worker
     processes; ``dask_map.py``) that trains the groups instead of ``workers`` processes;
     the records are written here, as without it."""
-    from .sweep import process_map, run_sweep
-
     if name not in SWEEPS:
         raise ValueError(f"unknown sweep {name!r}; choose one of {sorted(SWEEPS)}")
     tasks = SWEEPS[name](profile)
@@ -174,13 +155,9 @@ def run_named_sweep(name: str, profile: str, workers: int = 2, progress: bool | 
 
 
 def page_records(name: str, profile: str, train_missing: bool = False, retrain: bool = False) -> list[dict]:
-    """The records of a named sweep for a book page (``sec6_8.load_or_run``), printing how
+    """The records of a named sweep for a book page (``sweep.load_or_run``), printing how
     many are available and, if some are not computed yet, which and how to compute them
     (a page says what is missing instead of silently training for an hour)."""
-    import re
-
-    from .sec6_8 import load_or_run
-
     if name not in SWEEPS:
         raise ValueError(f"unknown sweep {name!r}; choose one of {sorted(SWEEPS)}")
     tasks = SWEEPS[name](profile)
@@ -258,7 +235,6 @@ def selection_rules() -> pd.DataFrame:
     the constants the table code itself reads (``evaluate.RESTART_RULE``,
     ``sec5.TABLE2_SELECTION``, ``sec7.TABLE34_SELECTION``), so the App. D page cannot drift
     from what was run."""
-    from . import evaluate, sec5, sec7
 
     restart = evaluate.RESTART_RULE
     knn = "the smallest smooth kNN statistic of p(x) on the validation set"
@@ -275,13 +251,3 @@ def selection_rules() -> pd.DataFrame:
         ("Tables 5-6 (App. E.3)", "not run yet", "not run yet"),
     ]
     return pd.DataFrame(rows, columns=["table", "restart", "hyper-parameters"])
-
-
-# -- App. E.3 on real data: Tables 5-6 ------------------------------------------------------
-def _uci_tasks(profile: str) -> list:
-    from .uci_tables import uci_tasks
-
-    return uci_tasks(profile)
-
-
-SWEEPS["uci"] = _uci_tasks

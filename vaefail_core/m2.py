@@ -55,8 +55,8 @@ import numpy as np
 import torch
 
 from .evaluate import as_members, select_restart
-from .nets import EnsembleMLP
-from .objectives import LOG_2PI, VAE, MemberRNG, VAEConfig, derive_seed, kl_std_normal
+from .objectives import (LABELS, LOG_2PI, M2VAE, VAE, MemberRNG, VAEConfig, derive_seed, kl_std_normal,
+                         model_class)
 
 __all__ = [
     "LABELS", "TEMPERATURE", "LABEL_FRACTION", "M2VAE", "M2Objective", "M2Regression",
@@ -65,64 +65,11 @@ __all__ = [
     "knn_px", "cohort_sample", "posterior_unlabelled",
 ]
 
-LABELS = ("discrete", "continuous")
 #: App. D: temperature of the relaxed one-hot q(y | x) for discrete labels
 TEMPERATURE = 2.2
 #: App. D gives 10% observed labels for the real data sets and no number for the
 #: synthetic ones; we use 10% for both
 LABEL_FRACTION = 0.1
-
-
-# --------------------------------------------------------------------------------------
-# The model
-# --------------------------------------------------------------------------------------
-class M2VAE(VAE):
-    """M independent M2 models (Eq. 10) as one batched model; ``cfg.label`` is
-    "discrete" (``label_dim`` classes, one-hot) or "continuous" (``label_dim`` = 1)."""
-
-    def __init__(self, cfg: VAEConfig, n_models: int = 1, seeds: Sequence[int] | None = None,
-                 noise_var=1.0):
-        if cfg.label not in LABELS or cfg.label_dim < 1:
-            raise ValueError(f"M2 needs label in {LABELS} and label_dim >= 1, got "
-                             f"{cfg.label!r} / {cfg.label_dim}")
-        if cfg.label == "continuous" and cfg.label_dim != 1:
-            raise ValueError("continuous labels are scalars: label_dim must be 1")
-        if cfg.label == "discrete" and cfg.label_dim < 2:
-            raise ValueError("discrete labels need label_dim >= 2 classes (one-hot)")
-        super().__init__(cfg, n_models, seeds, noise_var)
-        K, D, L = cfg.latent_dim, cfg.data_dim, cfg.label_dim
-        self.encoder_xy = EnsembleMLP(n_models, D + L, 2 * K, cfg.hidden,
-                                      seeds=[derive_seed(s, "encoder_xy") for s in self.seeds])
-        self.classifier = EnsembleMLP(n_models, D, L if cfg.label == "discrete" else 2, cfg.hidden,
-                                      seeds=[derive_seed(s, "classifier") for s in self.seeds])
-
-    @property
-    def discrete(self) -> bool:
-        return self.cfg.label == "discrete"
-
-    def encode_xy(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """q(z | x, y): x [M, B, D], y [M, B, L] -> (mu, log var), each [M, B, K]."""
-        h = self.encoder_xy(torch.cat([x, y], -1))
-        return h[..., : self.cfg.latent_dim], h[..., self.cfg.latent_dim:]
-
-    def classify(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """q(y | x): (log-probabilities [M, B, L], None) for discrete y, (mean, log var)
-        [M, B, 1] each for continuous y."""
-        h = self.classifier(x)
-        if self.discrete:
-            return torch.log_softmax(h, -1), None
-        return h[..., :1], h[..., 1:]
-
-    def param_groups(self):
-        groups = super().param_groups()
-        groups["encoder"] = (groups["encoder"] + list(self.encoder_xy.parameters())
-                             + list(self.classifier.parameters()))
-        return groups
-
-
-def model_class(cfg: VAEConfig):
-    """The model class for an architecture: ``M2VAE`` when it has labels, else ``VAE``."""
-    return M2VAE if cfg.label is not None else VAE
 
 
 # --------------------------------------------------------------------------------------

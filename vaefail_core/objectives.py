@@ -365,3 +365,59 @@ def make_objective(method: str, n_samples: int = 1) -> Objective:
     if method not in OBJECTIVES:
         raise ValueError(f"unknown method {method!r}; known: {sorted(OBJECTIVES)}")
     return OBJECTIVES[method](n_samples=n_samples) if method == "iwae" else OBJECTIVES[method]()
+
+
+#: the label kinds of an M2 architecture (``VAEConfig.label``)
+LABELS = ("discrete", "continuous")
+
+
+# --------------------------------------------------------------------------------------
+# The M2 model (App. B; its bounds and objectives are in ``m2.py``)
+# --------------------------------------------------------------------------------------
+class M2VAE(VAE):
+    """M independent M2 models (Eq. 10) as one batched model; ``cfg.label`` is
+    "discrete" (``label_dim`` classes, one-hot) or "continuous" (``label_dim`` = 1)."""
+
+    def __init__(self, cfg: VAEConfig, n_models: int = 1, seeds: Sequence[int] | None = None,
+                 noise_var=1.0):
+        if cfg.label not in LABELS or cfg.label_dim < 1:
+            raise ValueError(f"M2 needs label in {LABELS} and label_dim >= 1, got "
+                             f"{cfg.label!r} / {cfg.label_dim}")
+        if cfg.label == "continuous" and cfg.label_dim != 1:
+            raise ValueError("continuous labels are scalars: label_dim must be 1")
+        if cfg.label == "discrete" and cfg.label_dim < 2:
+            raise ValueError("discrete labels need label_dim >= 2 classes (one-hot)")
+        super().__init__(cfg, n_models, seeds, noise_var)
+        K, D, L = cfg.latent_dim, cfg.data_dim, cfg.label_dim
+        self.encoder_xy = EnsembleMLP(n_models, D + L, 2 * K, cfg.hidden,
+                                      seeds=[derive_seed(s, "encoder_xy") for s in self.seeds])
+        self.classifier = EnsembleMLP(n_models, D, L if cfg.label == "discrete" else 2, cfg.hidden,
+                                      seeds=[derive_seed(s, "classifier") for s in self.seeds])
+
+    @property
+    def discrete(self) -> bool:
+        return self.cfg.label == "discrete"
+
+    def encode_xy(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """q(z | x, y): x [M, B, D], y [M, B, L] -> (mu, log var), each [M, B, K]."""
+        h = self.encoder_xy(torch.cat([x, y], -1))
+        return h[..., : self.cfg.latent_dim], h[..., self.cfg.latent_dim:]
+
+    def classify(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """q(y | x): (log-probabilities [M, B, L], None) for discrete y, (mean, log var)
+        [M, B, 1] each for continuous y."""
+        h = self.classifier(x)
+        if self.discrete:
+            return torch.log_softmax(h, -1), None
+        return h[..., :1], h[..., 1:]
+
+    def param_groups(self):
+        groups = super().param_groups()
+        groups["encoder"] = (groups["encoder"] + list(self.encoder_xy.parameters())
+                             + list(self.classifier.parameters()))
+        return groups
+
+
+def model_class(cfg: VAEConfig):
+    """The model class for an architecture: ``M2VAE`` when it has labels, else ``VAE``."""
+    return M2VAE if cfg.label is not None else VAE

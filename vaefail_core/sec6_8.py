@@ -30,6 +30,8 @@ import torch
 from . import data, linear, metrics, posterior
 from .paper import reference
 from .profiles import get_profile
+from .sec5 import section5_tasks
+from .sweep import load_or_run
 
 __all__ = [
     "gaussian_collapse_scan", "collapse_vs_truth", "theorem1_split", "theorem1_table",
@@ -44,7 +46,7 @@ __all__ = [
     "defence_table", "case_b_model", "appf_attack", "appf_attack_summary", "APPF_OVERSHOOT",
     "appf_overshoot_curve",
     "grid_posterior_2d", "kl_gaussian_to_grid_2d", "model_posterior_grid", "posterior_gap",
-    "active_units", "posterior_simplicity", "posterior_simplicity_versions", "load_or_run",
+    "active_units", "posterior_simplicity", "posterior_simplicity_versions",
 ]
 
 
@@ -321,7 +323,6 @@ def rotation_scan(A: np.ndarray = LINEAR_A, sigma2: float = LINEAR_SIGMA2, n: in
 # ======================================================================================
 def find_section5_record(profile: str, dataset: str, version: int, method: str = "vae", iwae_samples: int = 0):
     """(task, record or None) of one Section-5 sweep task (``experiments.section5_tasks``)."""
-    from .experiments import section5_tasks
     from .sweep import verify_record
     for t in section5_tasks(profile):
         if (t.dataset, t.version, t.method, t.iwae_samples) == (dataset, version, method, iwae_samples):
@@ -1003,14 +1004,3 @@ def posterior_simplicity_versions(records: Sequence[dict], profile: str, dataset
     return per, summ
 
 
-def load_or_run(tasks, train_missing: bool, retrain: bool = False):
-    """Records for ``tasks``: run the sweep (training what is missing) when
-    ``train_missing`` or ``retrain``; otherwise only the verified cached records, plus the
-    list of tasks that are not computed yet (so a page can say what is missing instead of
-    silently training for an hour)."""
-    from .sweep import run_sweep, verify_record
-
-    if train_missing or retrain:
-        return list(run_sweep(tasks, progress=False, recompute=retrain).records), []
-    found = [(t, verify_record(t)) for t in tasks]
-    return [r for _, r in found if r is not None], [t for t, r in found if r is None]

@@ -53,7 +53,7 @@ from .train import Member, TrainConfig, progress_enabled, train_ensemble
 
 __all__ = ["CODE_VERSION", "Task", "GT_STARTS", "is_semi", "SweepResult", "run_sweep", "run_group", "plan_groups", "process_map",
            "grid_tasks", "record_path", "load_record", "verify_record", "load_selected",
-           "records_frame", "EXIT_AFTER_ENV", "REPO_ROOT"]
+           "records_frame", "load_or_run", "EXIT_AFTER_ENV", "REPO_ROOT"]
 
 #: Bump when a change alters what the trainer or the evaluation computes: every cached
 #: record with another code version is recomputed.
@@ -721,3 +721,15 @@ def records_frame(records: Iterable[dict]):
                 r["test_log_px_is"] = rec["selected"]["test_log_px_is"]
             rows.append(r)
     return pd.DataFrame(rows)
+
+
+def load_or_run(tasks, train_missing: bool, retrain: bool = False, workers: int = 1):
+    """Records for ``tasks``: run the sweep (training what is missing) when
+    ``train_missing`` or ``retrain``; otherwise only the verified cached records, plus the
+    list of tasks that are not computed yet (so a page can say what is missing instead of
+    silently training for an hour). ``workers`` > 1 trains in that many processes."""
+    if train_missing or retrain:
+        map_fn = process_map(workers) if workers > 1 else map
+        return list(run_sweep(tasks, progress=False, recompute=retrain, map_fn=map_fn).records), []
+    found = [(t, verify_record(t)) for t in tasks]
+    return [r for _, r in found if r is not None], [t for t, r in found if r is None]

@@ -93,7 +93,7 @@ from torch import nn
 from . import default_device
 from .nets import EnsembleMLP
 from .objectives import (
-    VAE, GaussianRegression, MemberRNG, Objective, VAEConfig, derive_seed, make_objective,
+    VAE, GaussianRegression, MemberRNG, Objective, VAEConfig, derive_seed, make_objective, model_class,
 )
 
 __all__ = [
@@ -560,7 +560,6 @@ def train_ensemble(arch: VAEConfig, cfg: TrainConfig, members: Sequence[Member],
     if cfg.stopping and vdata is None:
         raise ValueError("the stopping rule needs validation data (val)")
     t0 = time.perf_counter()
-    from .m2 import model_class
     vae = model_class(arch)(arch, M, seeds=[mb.seed for mb in members], noise_var=noise_var).to(device)
     objective = make_training_objective(arch, cfg, members)
     hist: dict[str, np.ndarray] = {k: np.full(M, np.nan) for k in GT_KEYS}
