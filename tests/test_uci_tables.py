@@ -1,5 +1,5 @@
 """Tests of Tables 5-6 (uci_tables.py), the validation stopping rule (train.py) and the
-UCI path of the sweep: the task grids, the selection rule, the CSVs, the verdicts (the
+UCI path of the sweep: the task grids, the selection rule, the CSVs, the evidence (the
 rule of Tables 3-4, reused from sec7), the stopping rule, the page without the
 retinopathy file, and a quick end-to-end sweep on Titanic."""
 from __future__ import annotations
@@ -143,22 +143,23 @@ def test_csv_columns(tmp_path):
                                    results_dir=tmp_path)
 
 
-def test_verdicts_use_the_rule_of_tables_3_4(monkeypatch):
-    # the paper: on Contraceptive the VAE's cohorts are better (Table 6); ours make IWAE's far
-    # better, so those rows differ, and the marginal (VAE 10 vs IWAE 10) is a tie
-    ver = uci_tables.verdicts(fake_frame(iwae_cohorts=1.0), datasets=("uci_contraceptive",))
-    assert ver.loc["Tab. 6 Contraceptive: cohort 1 (no use)", "verdict"] == "differs"
-    ver2 = uci_tables.verdicts(fake_frame(iwae_cohorts=50.0), datasets=("uci_contraceptive",))
-    assert ver2.loc["Tab. 6 Contraceptive: mean over cohorts", "verdict"] == "agrees"
-    calls = []
+def test_verdicts_are_the_registrys(monkeypatch):
+    """Tables 5-6 are judged by the claims registry on the same selection as the tables:
+    per split the setting with the smallest validation kNN (K = 5 in the fake frame)."""
+    from vaefail_core.paper import claims as C
 
-    def spy(better, worse, n):
-        calls.append((better, worse, n))
-        return "spy"
-
-    monkeypatch.setattr(sec7, "order_verdict", spy)
-    ver3 = uci_tables.verdicts(fake_frame(), datasets=("uci_contraceptive",))
-    assert calls and set(ver3["verdict"].iloc[:-1]) == {"spy"} and all(n == 3 for *_, n in calls)
+    by_id = {c.id: c for c in C.CLAIMS}
+    # the paper: on Contraceptive the VAE's cohorts are better (Table 6); ours make IWAE's
+    # far better, so the cohort orderings differ
+    ev = C.table56_cells(fake_frame(iwae_cohorts=1.0))
+    assert list(ev["table5", "uci_contraceptive", "VAE"]) == pytest.approx([9.0, 10.0, 11.0])
+    assert C.judge(by_id["table6/uci_contraceptive/1/VAE<IWAE"], ev).verdict == "differs"
+    assert C.judge(by_id["appE3/uci_contraceptive/iwae_better_cohorts"], ev).verdict == "reproduced"
+    ev2 = C.table56_cells(fake_frame(iwae_cohorts=50.0))
+    assert C.judge(by_id["table6/uci_contraceptive/mean/VAE<IWAE"], ev2).verdict == "reproduced"
+    # the marginal is a tie in every split: not significant either way
+    assert C.judge(by_id["table5/uci_contraceptive/IWAE<VAE"], ev).verdict == "within noise"
+    assert C.judge(by_id["table5/uci_titanic/VAE<IWAE"], ev).verdict == "not run"
 
 
 # --------------------------------------------------------------------------------------
@@ -301,7 +302,10 @@ def test_quick_sweep_end_to_end_and_the_page_from_the_cache(tmp_path, monkeypatc
     t5, t6 = uci_tables.table5(fr, ds), uci_tables.table6(fr, ds)
     assert list(t5["n_versions"]) == [2, 2] and len(t6) == 4
     assert np.isfinite(t5["mean"]).all() and np.isfinite(t6["mean"]).all()
-    assert len(uci_tables.verdicts(fr, ds)) == 5
+    from vaefail_core.paper import claims as C
+    ev = C.table56_cells(fr)
+    assert {k for k in ev} == {("table5", "uci_titanic", m) for m in ("VAE", "IWAE")} | {
+        ("table6", "uci_titanic", m, c) for m in ("VAE", "IWAE") for c in (1, 2)}
     chk = uci_tables.stopping_check(recs)
     assert len(chk) == 2 and (chk["cap"] == 20).all()
     ep = uci_tables.epochs_table(recs)
@@ -337,7 +341,7 @@ def test_page_functions_without_records_write_nothing(tmp_path, monkeypatch):
     assert t5.empty and t6.empty and list(t5.columns)[:6] == uci_tables.TABLE_COLUMNS
     assert uci_tables.write_table_csv(t5, "table5", "reduced") is None
     assert uci_tables.display(t5).empty and uci_tables.display(t6).empty
-    assert uci_tables.verdicts(fr).empty and uci_tables.epochs_table([]).empty
+    assert uci_tables.epochs_table([]).empty
     assert uci_tables.stopping_check([]).empty
     assert uci_tables.figure_data([], fr, "uci_titanic", "reduced") is None
     assert list(tmp_path.iterdir()) == []

@@ -4,8 +4,9 @@ Everything the App. E.3 (UCI) page shows comes from here: the sweep's task list 
 model of ``m2.py`` trained by the VAE and IWAE objectives on Diabetic Retinopathy
 Debrecen, Contraceptive Method Choice and Titanic, ``uci.py``), Tables 5 and 6 (smooth
 kNN statistics of the learned p(x) and of each cohort p(x | y) against held-out test
-rows), the verdicts against the paper's numbers, Section 7's separability guideline, the
-stopping rule's verification and the data behind the figures.
+rows; their verdicts are the claims registry's, ``paper/claims.py``), Section 7's
+separability guideline, the stopping rule's verification and the data behind the
+figures.
 
 Protocol (App. D): 5 splits of each data set into equal train / validation / test parts,
 10% of the training labels observed (stratified, ``uci.uci_splits``); M2 with 3 x 100
@@ -48,6 +49,7 @@ from sklearn.preprocessing import StandardScaler
 from . import m2, sec7, uci
 from . import evaluate as ev
 from .paper import reference
+from .paper.verdict import judge_effect
 from .cache import RESULTS_DIR, cached_json
 from .cache import write_table_csv as _write_csv
 from .profiles import get_profile
@@ -57,7 +59,7 @@ __all__ = [
     "UCI_DATASETS", "UCI_K", "UCI_CLASSES", "CLASS_NAMES", "DATASET_NAMES", "UCI_REDUCED",
     "STOP_RULE", "PAPER_TABLE5", "PAPER_TABLE6", "TABLE_COLUMNS", "uci_grid", "uci_tasks",
     "stopping_check_tasks", "grid_table", "records_table", "select", "table5", "table6",
-    "write_table_csv", "display", "verdicts", "epochs_table", "stopping_check",
+    "write_table_csv", "display", "epochs_table", "stopping_check",
     "separability", "separability_table", "guideline_table", "figure_data", "plot_figure",
     "page_records", "data_error", "cost_table", "stop_rule_text", "SEPARABILITY_COLUMNS",
 ]
@@ -353,13 +355,6 @@ def display(df: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
     return out.set_index(["data set", "method", "cohort"])
 
 
-def _cell(t: pd.DataFrame, ds: str, meth: str, cohort: str) -> tuple[float, float, int]:
-    g = t[(t["dataset"] == ds) & (t["method"] == meth) & (t["cohort"] == cohort)]
-    if g.empty:
-        return np.nan, np.nan, 0
-    return float(g["mean"].iloc[0]), float(g["sd"].iloc[0]), int(g["n_versions"].iloc[0])
-
-
 def _cohort_mean(frame: pd.DataFrame, ds: str, meth: str) -> tuple[float, float, int]:
     """Mean over cohorts of the chosen models' cohort statistic: mean and sd over splits."""
     sel = select(frame)
@@ -368,60 +363,6 @@ def _cohort_mean(frame: pd.DataFrame, ds: str, meth: str) -> tuple[float, float,
         return np.nan, np.nan, 0
     mu, sd = sec7._mean_sd(g["cohort_mean"])
     return mu, sd, len(g)
-
-
-def verdicts(frame: pd.DataFrame, datasets: Sequence[str] = UCI_DATASETS) -> pd.DataFrame:
-    """Verdicts on the paper's orderings, by the rule of Tables 3-4 (``sec7.order_verdict``:
-    "agrees" when our gap in the paper's direction exceeds one standard error of the
-    difference of the two means over splits, "agrees in direction (within noise)", or
-    "differs"): for every cell pair IWAE vs VAE of Tables 5 and 6 (and the mean over
-    cohorts), the paper's ordering (from ``PAPER_TABLE5`` / ``PAPER_TABLE6``) against ours;
-    and App. E.3's sentence that the real sets show the synthetic pattern (IWAE worse on
-    p(x), better on p(x | y))."""
-    t5, t6 = table5(frame, datasets), table6(frame, datasets)
-    rows = []
-
-    def one(claim, paper_i, paper_v, ours_i, ours_v):
-        n = min(ours_i[2], ours_v[2])
-        if not n:
-            return
-        iwae_better = paper_i[0] < paper_v[0]
-        better, worse = ((ours_i, ours_v) if iwae_better else (ours_v, ours_i))
-        order = "IWAE better" if iwae_better else "VAE better"
-        rows.append({"claim": claim, "paper": f"{order} (IWAE {paper_i[0]:.2f}, VAE {paper_v[0]:.2f})",
-                     "ours": f"IWAE {ours_i[0]:.2f} +- {ours_i[1]:.2f}, VAE {ours_v[0]:.2f} +- {ours_v[1]:.2f}",
-                     "n": n, "verdict": sec7.order_verdict(better[:2], worse[:2], n)})
-
-    for ds in datasets:
-        name = DATASET_NAMES[ds]
-        one(f"Tab. 5 {name}: p(x)", PAPER_TABLE5[(ds, "IWAE")], PAPER_TABLE5[(ds, "VAE")],
-            _cell(t5, ds, "IWAE", "marginal"), _cell(t5, ds, "VAE", "marginal"))
-        pi, pv = [], []
-        for c in range(1, UCI_CLASSES[ds] + 1):
-            pi.append(PAPER_TABLE6[(ds, "IWAE", c)][0])
-            pv.append(PAPER_TABLE6[(ds, "VAE", c)][0])
-            one(f"Tab. 6 {name}: cohort {c} ({CLASS_NAMES[ds][c - 1]})", PAPER_TABLE6[(ds, "IWAE", c)],
-                PAPER_TABLE6[(ds, "VAE", c)], _cell(t6, ds, "IWAE", f"cohort_{c}"), _cell(t6, ds, "VAE", f"cohort_{c}"))
-        one(f"Tab. 6 {name}: mean over cohorts", (float(np.mean(pi)),), (float(np.mean(pv)),),
-            _cohort_mean(frame, ds, "IWAE"), _cohort_mean(frame, ds, "VAE"))
-    for ds in datasets:
-        i5, v5 = _cell(t5, ds, "IWAE", "marginal"), _cell(t5, ds, "VAE", "marginal")
-        i6, v6 = _cohort_mean(frame, ds, "IWAE"), _cohort_mean(frame, ds, "VAE")
-        n = min(i5[2], v5[2])
-        if not n:
-            continue
-        px = sec7.order_verdict(v5[:2], i5[:2], n)       # claim: VAE better on p(x)
-        coh = sec7.order_verdict(i6[:2], v6[:2], n)      # claim: IWAE better on the cohorts
-        paper_px = PAPER_TABLE5[(ds, "VAE")][0] < PAPER_TABLE5[(ds, "IWAE")][0]
-        paper_coh = (np.mean([PAPER_TABLE6[(ds, "IWAE", c)][0] for c in range(1, UCI_CLASSES[ds] + 1)])
-                     < np.mean([PAPER_TABLE6[(ds, "VAE", c)][0] for c in range(1, UCI_CLASSES[ds] + 1)]))
-        both = "agrees" if px == coh == "agrees" else (
-            "differs" if "differs" in (px, coh) else "agrees in direction (within noise)")
-        rows.append({"claim": f"App. E.3 {DATASET_NAMES[ds]}: IWAE worse on p(x), better on p(x | y)",
-                     "paper": f"its own tables: p(x) {'yes' if paper_px else 'no'}, "
-                              f"p(x | y) {'yes' if paper_coh else 'no'}",
-                     "ours": f"p(x): {px}; p(x | y): {coh}", "n": n, "verdict": both})
-    return pd.DataFrame(rows, columns=["claim", "paper", "ours", "n", "verdict"]).set_index("claim")
 
 
 # --------------------------------------------------------------------------------------
@@ -610,7 +551,8 @@ def guideline_table(sep: pd.DataFrame, frame: pd.DataFrame, classifier: str = "l
     and relative mean entropy of p(y | x) (high: the classes overlap, so the paper expects
     the VAE to collapse the cohorts and IWAE to learn them better), IWAE's advantage on
     the cohorts (VAE minus IWAE, mean over cohorts; positive: IWAE better) with the
-    verdict of ``sec7.clear_change``, the paper's advantage from its Table 6, and how far
+    verdict of the book's rule (``paper.verdict.judge_effect`` on the per-split
+    differences), the paper's advantage from its Table 6, and how far
     the chosen VAE keeps the cohorts apart (its cohort separation over the data's).
     ``attrs["kendall_ours"]`` / ``attrs["kendall_paper"]``: Kendall's tau between the
     relative entropy and the advantage across the data sets (three points: a direction,
@@ -625,14 +567,16 @@ def guideline_table(sep: pd.DataFrame, frame: pd.DataFrame, classifier: str = "l
         n = min(i6[2], v6[2])
         adv = v6[0] - i6[0]
         se = math.sqrt((i6[1] ** 2 + v6[1] ** 2) / n) if n > 1 else np.nan
-        ch = sec7.clear_change(i6[0], v6[0], i6[1], v6[1], n)
+        per = sel[sel["dataset"] == ds].pivot_table(index="version", columns="method", values="cohort_mean")
+        ch = judge_effect((per["VAE"] - per["IWAE"]).dropna().to_numpy()).verdict
         pa = (np.mean([PAPER_TABLE6[(ds, "VAE", c)][0] for c in range(1, UCI_CLASSES[ds] + 1)])
               - np.mean([PAPER_TABLE6[(ds, "IWAE", c)][0] for c in range(1, UCI_CLASSES[ds] + 1)]))
         vae = sel[(sel["dataset"] == ds) & (sel["method"] == "VAE")]
         rows.append({"data set": DATASET_NAMES[ds], "balanced accuracy": float(s["balanced accuracy"].iloc[0]),
                      "entropy / H(classes)": float(s["entropy / H(class frequencies)"].iloc[0]),
                      "IWAE advantage (ours)": adv, "se": se,
-                     "ours: IWAE better?": {1: "yes", 0: "within noise", -1: "no (VAE better)"}[ch],
+                     "ours: IWAE better?": {"reproduced": "yes", "within noise": "within noise",
+                                            "differs": "no (VAE better)"}[ch],
                      "IWAE advantage (paper)": float(pa),
                      "VAE separation / data's": float((vae["separation"] / vae["separation_data"]).mean())})
     out = pd.DataFrame(rows)

@@ -20,20 +20,26 @@ from ..profiles import get_profile
 from . import claims as C
 from .verdict import KINDS, VERDICTS
 
-__all__ = ["CSV_COLUMNS", "scorecard", "counts", "write_csv", "page_table", "by_source", "terminal"]
+__all__ = ["CSV_COLUMNS", "scorecard", "counts", "write_csv", "page_table", "page_verdicts", "by_source",
+           "terminal"]
 
 #: the columns of ``results/<profile>/scorecard.csv``
 CSV_COLUMNS = ["claim", "where", "paper", "ours", "profile", "verdict"]
 
 
-def scorecard(profile: str, ev: dict | None = None) -> pd.DataFrame:
+def scorecard(profile: str, ev: dict | None = None, page: str | None = None) -> pd.DataFrame:
     """One row per registered claim: id, claim, where, page, kind, paper, ours, profile,
     verdict, p, n (our data versions), test (the statistic). ``ev``: the evidence
-    (default ``claims.evidence(profile)``, read from the results cache)."""
+    (default ``claims.evidence(profile)``, read from the results cache). ``page``: only
+    the claims whose evidence that book page shows (and only their evidence is read)."""
     get_profile(profile)
-    ev = C.evidence(profile) if ev is None else ev
+    chosen = [c for c in C.CLAIMS if page is None or c.page == page]
+    if page is not None and not chosen:
+        raise ValueError(f"no claim of the registry is shown on page {page!r}")
+    if ev is None:
+        ev = C.evidence(profile, sources={C.EVIDENCE_OF[c.source] for c in chosen})
     rows = []
-    for c in C.CLAIMS:
+    for c in chosen:
         j = C.judge(c, ev)
         rows.append({"id": c.id, "claim": c.statement, "where": c.where, "page": c.page, "kind": c.kind,
                      "paper": c.paper, "ours": C.ours_text(c, ev) or "-", "profile": profile,
@@ -74,9 +80,10 @@ def _p(p: float) -> str:
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
-def page_table(frame: pd.DataFrame, where: str | None = None) -> pd.DataFrame:
-    """The front page's table: claim, paper, ours, verdict, p, test and a link to the
-    page with the evidence (HTML anchors; text escaped). ``where``: only that place."""
+def page_table(frame: pd.DataFrame, where: str | None = None, link: bool = True) -> pd.DataFrame:
+    """The front page's table: claim, paper, ours, verdict, p, test and (``link``) a link
+    to the page with the evidence (HTML anchors; text escaped). ``where``: only that
+    place in the paper."""
     f = frame if where is None else frame[frame["where"] == where]
     out = pd.DataFrame({
         "claim": [html.escape(s) for s in f["claim"]],
@@ -87,7 +94,13 @@ def page_table(frame: pd.DataFrame, where: str | None = None) -> pd.DataFrame:
         "test": [html.escape(s) for s in f["test"]],
         "evidence": [f'<a href="{pg}.html">{pg}</a>' for pg in f["page"]],
     })
-    return out
+    return out if link else out.drop(columns="evidence")
+
+
+def page_verdicts(profile: str, page: str, where: str | None = None) -> pd.DataFrame:
+    """A book page's verdict table: the scorecard rows of the claims it shows evidence
+    for (``scorecard(profile, page=page)``), without the link to itself."""
+    return page_table(scorecard(profile, page=page), where=where, link=False)
 
 
 def terminal(frame: pd.DataFrame, width: int = 60) -> str:
