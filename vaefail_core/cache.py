@@ -5,6 +5,7 @@ folder, which is then renamed over the target in one step (``os.replace``).
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -44,8 +45,6 @@ def atomic_torch_save(path: str | os.PathLike, obj: Any) -> Path:
 
 def config_hash(config: Any) -> str:
     """Short stable hash of a JSON-serialisable config (sorted keys)."""
-    import hashlib
-
     blob = json.dumps(config, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 

@@ -37,7 +37,7 @@ The decoder input of a semi-supervised set is ``concat(z, y)``, with ``y`` one-h
 (discrete, 2 columns) or the scalar itself (continuous): ``GroundTruth.decoder_input``.
 
 The UCI sets (``uci_*``) have no ground truth; ``load`` and ``splits`` hand them to
-``vaefail_core.uci`` (imported lazily).
+``vaefail_core.uci``.
 """
 from __future__ import annotations
 
@@ -47,11 +47,15 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
+import pandas as pd
 import torch
+from scipy import stats
 
+from . import posterior as P
+from . import uci
 from .datasets import analytic
 from .datasets import surrogate as _sur
-from .linear import EQ6_A_GT, EQ6_B, EQ6_SIGMA2, eq6_decoder
+from .linear import EQ6_A_GT, EQ6_B, EQ6_SIGMA2, eq6_decoder, mfg_pmo
 from .nets import EnsembleMLP
 
 __all__ = ["GroundTruth", "LinearCholeskyTruth", "Sample", "names", "synthetic_names",
@@ -86,8 +90,6 @@ class Sample:
 def to_frame(sample):
     """Columns x1..xD, z1..zK (if ``sample.z`` is not None), y (if labelled) of any
     sample with ``x`` / ``z`` / ``y`` attributes (``Sample`` or ``uci.UCISample``)."""
-    import pandas as pd
-
     cols = {f"x{i + 1}": sample.x[:, i] for i in range(sample.x.shape[1])}
     z = getattr(sample, "z", None)
     if z is not None:
@@ -287,8 +289,6 @@ class GroundTruth:
         and for continuous labels by the midpoint rule in ``u = Phi(y)`` with ``n_y``
         nodes (``y`` ~ N(0, 1), so the nodes have equal prior weight).
         """
-        from . import posterior as P
-
         if self.latent_dim != 1:
             raise NotImplementedError(
                 f"{self.name}: grid posteriors need a 1-D latent (K = {self.latent_dim})")
@@ -314,8 +314,6 @@ class GroundTruth:
         if self.label == "discrete":
             ys, log_w = np.array([0, 1]), np.log([0.5, 0.5])
         else:
-            from scipy import stats
-
             ys = stats.norm.ppf((np.arange(n_y) + 0.5) / n_y)
             log_w = np.full(n_y, -math.log(n_y))
         f_all = self.f(np.tile(zg_np, len(ys))[:, None], np.repeat(ys, G)).reshape(
@@ -341,8 +339,6 @@ class GroundTruth:
 
         Returns a dict of numpy arrays: kl, q_mu, q_sd, post_mean, post_sd, resolved.
         """
-        from . import posterior as P
-
         zg, post = self.posterior(x, y=y, z=z)
         kl, q_mu, q_sd = P.best_gaussian_kl(zg, post)
         m, sd = P.posterior_moments(zg, post)
@@ -357,8 +353,6 @@ class GroundTruth:
         Discrete: probabilities [N, 2]. Continuous: ``(y_grid [Gy], density [N, Gy])``
         on ``y_grid`` (default 401 points on [-4, 4]). ``p(x | y)`` is integrated over z
         on ``posterior.z_grid()`` by ``posterior.log_px_grid``."""
-        from . import posterior as P
-
         if self.label is None:
             raise ValueError(f"{self.name} has no labels")
         x = np.atleast_2d(np.asarray(x, dtype=np.float64))
@@ -523,8 +517,6 @@ def load(name: str, n: int | None = None, seed: int = 0):
     Synthetic sets need a positive integer ``n``. UCI names are handed to
     ``vaefail_core.uci.load_uci(name, n=n, seed=seed)`` (``n=None``: all rows)."""
     if name in _UCI:
-        from . import uci
-
         return uci.load_uci(name, n=n, seed=seed)
     truth = get(name)
     return truth.sample(_check_n(n), seed)
@@ -553,8 +545,6 @@ def splits(name: str, version: int, n_train: int = 5000, n_val: int = 2000,
         raise ValueError(f"version must be a non-negative integer (the paper uses "
                          f"0..{N_VERSIONS - 1}), got {version!r}")
     if name in _UCI:
-        from . import uci
-
         return uci.uci_splits(name, int(version))
     truth = get(name)
     sizes = {"train": n_train, "val": n_val, "test": n_test}
@@ -574,8 +564,6 @@ def condition1_evidence(name: str, n: int = 1000, version: int = 0, threshold: f
     """
     truth = get(name)
     if isinstance(truth, LinearCholeskyTruth):
-        from .linear import mfg_pmo
-
         kl = float(mfg_pmo(truth.L, truth.noise_cov))
         return {"data set": name, "n": _check_n(n), "frac_kl_gt": float(kl > threshold),
                 "mean_kl": kl, "median_kl": kl, "unresolved": 0.0}

@@ -20,6 +20,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from . import metrics
+from . import posterior as P
 from .cache import atomic_write_bytes
 from .objectives import (
     VAE, MemberRNG, Objective, VAEConfig, derive_seed, iwae_bound, iwae_log_weights, model_class,
@@ -173,7 +175,6 @@ def f_on_grid(model: VAE, z, y=None) -> np.ndarray:
 def posterior_grid(model: VAE, x, z=None) -> np.ndarray:
     """Exact posteriors p_theta(z | x) of each member's generative model on a z-grid
     (K = 1 only; ``posterior.grid_posterior``): [M, N, G]."""
-    from . import posterior as P
     z, F, X = _grid_inputs(model, x, z)
     nv = model.noise_var.detach().cpu().double()
     return np.stack([P.grid_posterior(F[m], X[m], nv[m], z=z).numpy() for m in range(model.n_models)])
@@ -181,14 +182,12 @@ def posterior_grid(model: VAE, x, z=None) -> np.ndarray:
 
 def log_px_grid(model: VAE, x, z=None) -> np.ndarray:
     """log p_theta(x) by quadrature on a z-grid (K = 1 only; ``posterior.log_px_grid``): [M, N]."""
-    from . import posterior as P
     z, F, X = _grid_inputs(model, x, z)
     nv = model.noise_var.detach().cpu().double()
     return np.stack([P.log_px_grid(F[m], X[m], nv[m], z=z).numpy() for m in range(model.n_models)])
 
 
 def _grid_inputs(model: VAE, x, z):
-    from . import posterior as P
     if model.cfg.latent_dim != 1 or model.cfg.label_dim:
         raise ValueError("grid posteriors need a 1-D latent and no labels")
     z = P.z_grid() if z is None else torch.as_tensor(np.asarray(z), dtype=torch.float64)
@@ -203,7 +202,6 @@ def knn_statistic(model: VAE, x_ref, n_samples: int | None = None, tag: str = "k
     member's learned p_theta(x) against held-out data x_ref ([N, D] or [M, N, D]); as many
     samples as reference points unless ``n_samples``. Lower is better. [M] (NaN for
     members not in ``members``)."""
-    from . import metrics
     knn_kwargs.setdefault("max_n", metrics.KNN_MAX_N)     # the tables' sample size per side
     M = model.n_models
     X = as_members(x_ref, M, "cpu").numpy()
@@ -220,7 +218,6 @@ def knn_statistic(model: VAE, x_ref, n_samples: int | None = None, tag: str = "k
 def noise_eq9(model: VAE, x, n_samples: int = 10, tag: str = "eq9", batch: int = 1000) -> np.ndarray:
     """Eq. 9: the sigma^2 per data dimension that minimises the negative ELBO for the
     member's fixed encoder and decoder (``metrics.noise_variance_eq9``), [M, D]."""
-    from . import metrics
     M, K = model.n_models, model.cfg.latent_dim
     X = as_members(x, M, model.device)
     rng = _rng(model, tag)

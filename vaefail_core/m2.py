@@ -53,8 +53,12 @@ from typing import Sequence
 
 import numpy as np
 import torch
+from scipy import stats
+from sklearn.metrics import balanced_accuracy_score
 
-from .evaluate import as_members, select_restart
+from . import metrics
+from . import posterior as P
+from .evaluate import as_members, knn_statistic, sample_px, select_restart
 from .objectives import (LABELS, LOG_2PI, M2VAE, VAE, MemberRNG, VAEConfig, derive_seed, kl_std_normal,
                          model_class)
 
@@ -317,7 +321,6 @@ def predictive(model: M2VAE, x, y_true) -> np.ndarray:
 
 
 def _z_quantiles(n: int) -> np.ndarray:
-    from scipy import stats
     return stats.norm.ppf((np.arange(n) + 0.5) / n)
 
 
@@ -325,7 +328,6 @@ def _z_points(n: int, K: int) -> np.ndarray:
     """Fixed points that cover N(0, I_K): the n prior quantiles for K = 1; for K > 1 a
     scrambled Sobol sequence (``scipy.stats.qmc``, seed 0; n rounded up to a power of 2)
     pushed through the normal quantile function. [n, K]."""
-    from scipy import stats
     if K == 1:
         return _z_quantiles(n)[:, None]
     u = stats.qmc.Sobol(d=K, scramble=True, seed=0).random_base2(int(math.ceil(math.log2(n))))
@@ -358,9 +360,6 @@ def bayes_predictive(truth, x, y_true, n_y: int = 48, chunk: int = 500) -> float
     (discrete y), or the RMSE of the posterior mean E[y | x] (continuous y; midpoint rule
     in Phi(y) with ``n_y`` nodes), under the ground truth, by quadrature over z
     (``posterior.log_px_grid``). The reference for ``predictive``."""
-    from scipy import stats
-
-    from . import posterior as P
     zg = P.z_grid(*truth.z_grid_spec)
     x = np.asarray(x, dtype=np.float64)
     if truth.label == "discrete":
@@ -404,7 +403,6 @@ def _prior_labels(model: M2VAE, n: int, tag: str) -> torch.Tensor:
 def knn_px(model: M2VAE, x_ref, members=None, tag: str = "knn") -> np.ndarray:
     """Smooth kNN statistic of samples of the learned p_theta(x) (y ~ p(y), z ~ N(0, I))
     against data x_ref. [M] (NaN outside ``members``)."""
-    from .evaluate import knn_statistic
     n = np.asarray(x_ref).shape[-2]
     y = _prior_labels(model, n, tag + "/y")
     return knn_statistic(model, x_ref, tag=tag, members=members, y=y)
@@ -413,7 +411,6 @@ def knn_px(model: M2VAE, x_ref, members=None, tag: str = "knn") -> np.ndarray:
 def knn_cohort(model: M2VAE, value: float, x_ref, members=None, tag: str = "knn-cohort") -> np.ndarray:
     """Smooth kNN statistic of samples of the learned p_theta(x | y = value) against true
     cohort samples x_ref (Table 4). [M]."""
-    from .evaluate import knn_statistic
     n = np.asarray(x_ref).shape[-2]
     y = encode_labels_model(model, np.full(n, value))
     return knn_statistic(model, x_ref, tag=f"{tag}/{value:g}", members=members, y=y)
@@ -424,8 +421,6 @@ def cohort_separation(model: M2VAE, values: Sequence[float], n: int, members=Non
     """Functional collapse, measured on the distributions: the smooth kNN statistic
     between the model's own two cohorts p_theta(x | y_a) and p_theta(x | y_b) (near 0 when
     they coincide; compare with the truth's, ``cohort_separation_truth``). [M]."""
-    from . import metrics
-    from .evaluate import sample_px
     a, b = values
     sa = sample_px(model, n, tag=f"{tag}/a", y=encode_labels_model(model, np.full(n, a)))
     sb = sample_px(model, n, tag=f"{tag}/b", y=encode_labels_model(model, np.full(n, b)))
@@ -436,7 +431,6 @@ def cohort_separation(model: M2VAE, values: Sequence[float], n: int, members=Non
 
 
 def cohort_separation_truth(truth, values: Sequence[float], n: int, seed: int = 0) -> float:
-    from . import metrics
     a, b = values
     return float(metrics.smooth_knn_statistic(cohort_sample(truth, a, n, seed),
                                               cohort_sample(truth, b, n, seed + 1), seed=seed))
@@ -448,9 +442,6 @@ def posterior_unlabelled(model: M2VAE, x, z=None, n_y: int = 48, y=None):
     p_theta(z | x) = sum_y p(y | x) p_theta(z | x, y) for unlabelled x (continuous y by the
     midpoint rule in Phi(y), as ``data.GroundTruth.posterior``), or p_theta(z | x, y) for
     given labels y ([N]). Returns (z [G], post [N, G]) as numpy float64."""
-    from scipy import stats
-
-    from . import posterior as P
     if model.n_models != 1 or model.cfg.latent_dim != 1:
         raise ValueError("posterior_unlabelled needs a single model (M = 1) with K = 1")
     zg = P.z_grid() if z is None else torch.as_tensor(np.asarray(z), dtype=torch.float64)
@@ -666,8 +657,6 @@ def cohort_separation_sizes(model: M2VAE, pairs, sizes, tag: str = "separation")
     and p_theta(x | y = b) for each pair, drawing as many samples of class c as
     ``sizes[c]`` (so that it compares with the same statistic between the data's own
     cohorts, whose z-score depends on the sample sizes). [len(pairs)]."""
-    from . import metrics
-    from .evaluate import sample_px
     if model.n_models != 1:
         raise ValueError("cohort_separation_sizes needs a single model (M = 1)")
     out = []
@@ -680,7 +669,6 @@ def cohort_separation_sizes(model: M2VAE, pairs, sizes, tag: str = "separation")
 
 def data_cohort_separation(x, y, pairs, seed: int = 0) -> np.ndarray:
     """The same statistic between the data's own cohorts (rows of class a vs class b). [pairs]."""
-    from . import metrics
     x, y = np.asarray(x), np.asarray(y)
     return np.asarray([metrics.smooth_knn_statistic(x[y == a], x[y == b], seed=seed) for a, b in pairs])
 
@@ -689,7 +677,6 @@ def data_cohort_separation(x, y, pairs, seed: int = 0) -> np.ndarray:
 def balanced_accuracy(model: M2VAE, x, y_true) -> np.ndarray:
     """Balanced accuracy (mean recall over classes) of the discriminator's most probable
     class on (x, y_true), [M] (``sklearn.metrics.balanced_accuracy_score``)."""
-    from sklearn.metrics import balanced_accuracy_score
     M = model.n_models
     a, _ = model.classify(as_members(x, M, model.device))
     pred = a.argmax(-1).cpu().numpy()

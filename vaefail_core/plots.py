@@ -22,12 +22,15 @@ All functions draw on a given ``Axes`` and return what they drew; they never cal
 """
 from __future__ import annotations
 
+import sys
 from typing import Sequence
 
 import matplotlib as mpl
 import numpy as np
 import seaborn as sns
-from matplotlib.collections import LineCollection
+from matplotlib._pylab_helpers import Gcf
+from matplotlib.collections import LineCollection, QuadMesh
+from matplotlib.patches import Ellipse
 
 __all__ = ["star_colors", "plot_density", "plot_curve", "plot_density_with_f", "mark_stars",
            "plot_posteriors", "pick_by_quantile", "plot_posterior_2d", "plot_line", "plot_attack",
@@ -156,7 +159,6 @@ def plot_posterior_2d(ax, z, post, q_mu=None, q_sd=None, cmap: str = "Blues", zo
     z_1, axis 1 = z_2) as filled contours, and the encoder's Gaussian N(q_mu, diag q_sd^2)
     as 1- and 2-sd ellipses. The view is cut to the cells with density above ``zoom``
     times the maximum (plus ``pad``), joined with the 2-sd box of q."""
-    from matplotlib.patches import Ellipse
     z, post = _np(z).reshape(-1), _np(post)
     if post.shape != (len(z), len(z)):
         raise ValueError(f"post must be [{len(z)}, {len(z)}], got {list(post.shape)}")
@@ -279,8 +281,6 @@ def _is_reference_mark(artist, ax) -> bool:
 
 
 def _axes_has_data(ax) -> bool:
-    from matplotlib.collections import LineCollection as _LC, QuadMesh
-
     artists = [a for group in (ax.lines, ax.collections, ax.images, ax.patches)
                for a in group if a.get_visible()]
     if ax.name != "rectilinear":      # polar / 3-D: no clipping test, anything drawn counts
@@ -306,7 +306,7 @@ def _axes_has_data(ax) -> bool:
         if isinstance(coll, QuadMesh):
             if _extent_overlaps(tr.transform(coll.get_coordinates().reshape(-1, 2)), box):
                 return True
-        elif isinstance(coll, _LC):
+        elif isinstance(coll, LineCollection):
             if any(_polyline_crosses(tr.transform(np.asarray(s, float).reshape(-1, 2)), box)
                    for s in coll.get_segments() if len(s)):
                 return True
@@ -379,7 +379,6 @@ _EMPTY_HOOK = "vaefail_core.plots:_watch_figure"
 
 def _report_empty(fig) -> None:
     """Print ``EMPTY PANEL: <labels>`` to stderr once per figure and set of labels."""
-    import sys
     try:
         labels = tuple(empty_axes(fig))
     except Exception as e:  # never break rendering, but do not hide the failure either
@@ -405,7 +404,6 @@ def _ensure_hook(*_args) -> None:
 
 
 def _check_open_figures(*_args) -> None:
-    from matplotlib._pylab_helpers import Gcf
     for manager in Gcf.get_all_fig_managers():
         fig = manager.canvas.figure
         _watch_figure(fig)
@@ -426,7 +424,7 @@ def install_empty_panel_check() -> bool:
     reported once per distinct set of empty labels. Returns True when installed,
     False (a no-op) outside IPython. Calling it again does not register twice."""
     try:
-        from IPython import get_ipython
+        from IPython import get_ipython   # optional (not a dependency): only a notebook kernel has it
     except ImportError:
         return False
     ip = get_ipython()

@@ -16,6 +16,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import pandas as pd
+
+from . import set_seed
+from .plots import install_empty_panel_check
+
 __all__ = ["Profile", "PROFILES", "get_profile"]
 
 
@@ -128,11 +133,6 @@ def page_setup(profile: str, seed: int, keys: tuple[str, ...] = PAGE_KEYS) -> Pr
     check of every figure (``plots.install_empty_panel_check``), pandas display
     precision, and the protocol lines of ``profile`` the page depends on (none when
     ``keys`` is empty). Returns it."""
-    import pandas as pd
-
-    from . import set_seed
-    from .plots import install_empty_panel_check
-
     set_seed(seed)
     install_empty_panel_check()     # a drawn panel with no data in view says so on the page
     pd.set_option("display.precision", 3)

@@ -61,12 +61,21 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
+from matplotlib.lines import Line2D
 
-from . import metrics
+from . import cache, m2, metrics, sec5, sec7, sweep
+from . import data as D
+from .cache import atomic_write_json, config_hash, write_table_csv
+from .evaluate import sample_px
 from .metrics import _NINF, _cardinality_marginals, _nn_scale, knn_null_moments
+from .objectives import derive_seed
+from .profiles import get_profile
+from .sweep import GT_START_PROFILE_FIELDS, load_selected
+from .train import progress_enabled
 
 __all__ = [
     "KNN_KS", "KNN_ALPHAS", "DISTANCES", "N_PER_SIDE", "ENERGY_N", "ENERGY_PERMUTATIONS",
@@ -235,7 +244,7 @@ def energy_test(x, y, num_resamples: int = ENERGY_PERMUTATIONS, seed: int = 0,
     statistic}) / (1 + ``num_resamples``), so it is at least 1 / (1 + num_resamples).
     Each sample is first subsampled (without replacement, ``seed``) to at most ``n`` rows.
     """
-    import dcor
+    import dcor   # lazy on purpose: importing it compiles numba kernels (~10 s of CPU; module docstring)
 
     rng = np.random.default_rng(seed)
     xa = np.asarray(x, dtype=np.float64)
@@ -254,10 +263,7 @@ def energy_test(x, y, num_resamples: int = ENERGY_PERMUTATIONS, seed: int = 0,
 # The comparisons behind Tables 2-4
 # --------------------------------------------------------------------------------------
 def _sec7_records(profile: str) -> list[dict]:
-    from .sec7 import section7_tasks
-    from .sweep import verify_record
-
-    recs = [verify_record(t) for t in section7_tasks(profile)]
+    recs = [sweep.verify_record(t) for t in sec7.section7_tasks(profile)]
     # all or nothing: a sweep still being written (another page training it) must not
     # give Tables 3-4 a partial grid
     return [] if any(r is None for r in recs) else recs
@@ -273,8 +279,6 @@ def comparisons(profile: str, records5=None, records7=None) -> list[dict]:
     unsupervised reference "VAE (x only)". Only cached records are used
     (``sec5.load_records`` raises if Section 5's are missing; Tables 3-4 only when
     every Section 7 record is present)."""
-    from . import sec5, sec7
-
     recs5 = sec5.load_records(profile) if records5 is None else list(records5)
     recs7 = _sec7_records(profile) if records7 is None else list(records7)
     out = []
@@ -312,13 +316,6 @@ def comparison_samples(comp: dict, record: dict, profile: str) -> tuple[np.ndarr
     ``m2._prior_labels(model, n, "knn/test/y")``), or, for a cohort y = c, fresh draws of
     the true p(x | y = c) (``m2.cohort_sample`` with the sweep's seed) against the model's
     p_theta(x | y = c)."""
-    from . import data as D
-    from . import m2
-    from .evaluate import sample_px
-    from .objectives import derive_seed
-    from .profiles import get_profile
-    from .sweep import load_selected
-
     p = get_profile(profile)
     model = load_selected(record)
     ds, v = comp["dataset"], int(comp["version"])
@@ -355,14 +352,11 @@ def _compute(profile: str, comps: list[dict], records: dict, progress: bool | No
     """Rows of ``comps`` (``done``: rows already computed, by ``_row_key``, reused as they
     are); ``save(result)`` is called every ``save_every`` new rows, so an interrupted run
     keeps what it computed."""
-    from .objectives import derive_seed
-    from .train import progress_enabled
-
     done = dict(done or {})
     todo = [c for c in comps if _row_key(c) not in done]
     bar = None
     if progress_enabled(progress) and todo:
-        from tqdm.auto import tqdm
+        from tqdm.auto import tqdm   # lazy: in a notebook kernel without ipywidgets its import warns on stderr
         bar = tqdm(total=len(todo), desc="robustness", unit="comparison")
 
     def result():
@@ -431,11 +425,6 @@ def robustness_frame(profile: str, recompute: bool = False, progress: bool | Non
     its own comparisons. Cost on 2 shared cores:
     ~25-35 s per comparison (84 for ``reduced``), a tqdm bar shows progress
     (off with ``VAEFAIL_QUIET=1``)."""
-    from . import sec5
-    from .cache import RESULTS_DIR, atomic_write_json, config_hash
-    from .profiles import get_profile
-    from .sweep import GT_START_PROFILE_FIELDS
-
     recs5 = sec5.load_records(profile)
     recs7 = _sec7_records(profile)
     comps = comparisons(profile, recs5, recs7)
@@ -450,7 +439,7 @@ def robustness_frame(profile: str, recompute: bool = False, progress: bool | Non
               "ks": list(KNN_KS), "alphas": list(KNN_ALPHAS), "distances": list(DISTANCES),
               "n_per_side": N_PER_SIDE, "energy_n": ENERGY_N, "energy_permutations": ENERGY_PERMUTATIONS}
     cfg = consts | {"comparisons": [list(_row_key(c)) for c in comps]}
-    path = RESULTS_DIR / profile / "robustness.json"
+    path = cache.RESULTS_DIR / profile / "robustness.json"
     old = None if recompute else _read_json(path)
     if old is not None and old.get("config_hash") == config_hash(cfg) and old.get("complete", True):
         res = old["result"]
@@ -493,8 +482,6 @@ def write_robustness_csv(frame: pd.DataFrame, profile: str, results_dir=None) ->
     4 significant digits via ``cache.write_table_csv``). ``frame`` is the per-version
     ``robustness_frame`` (or its ``summary``). The energy test has two rows per cell:
     ``ENERGY_SETTING`` (its statistic) and ``ENERGY_P_SETTING`` (its p-value)."""
-    from .cache import RESULTS_DIR, write_table_csv
-
     aggregated = {"mean", "sd"} <= set(frame.columns)
     need = CSV_COLUMNS if aggregated else _KEYS + ["value"]
     missing = [c for c in need if c not in frame.columns]
@@ -503,7 +490,7 @@ def write_robustness_csv(frame: pd.DataFrame, profile: str, results_dir=None) ->
     s = frame if aggregated else summary(frame)
     out = s[CSV_COLUMNS].copy()
     out[["mean", "sd"]] = out[["mean", "sd"]].astype(float)
-    return write_table_csv(out, Path(results_dir or RESULTS_DIR) / profile / "robustness.csv")
+    return write_table_csv(out, Path(results_dir or cache.RESULTS_DIR) / profile / "robustness.csv")
 
 
 def energy_table(frame: pd.DataFrame) -> pd.DataFrame:
@@ -527,8 +514,6 @@ def energy_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _paper_cells() -> list[tuple[str, str, str, str, float]]:
-    from . import sec5, sec7
-
     cells = [("table2", ds, m, MARGINAL, mu) for (ds, m), (mu, _) in sec5.PAPER_TABLE2.items()]
     cells += [("table3", ds, m.upper(), MARGINAL, mu) for (ds, m), (mu, _) in sec7.PAPER_TABLE3.items()]
     cells += [("table4", ds, m.upper(), f"y={sec7.COHORT_NAMES[ds][c - 1]}", mu)
@@ -688,9 +673,6 @@ def draw_panel(frame: pd.DataFrame, table):
     test per method: its statistic (mean +- sd over versions) in the median-NN row and its
     permutation p-value per data version (dots; the mean as a larger marker, 0.05 dotted,
     log axis) in the raw row. The kNN panels of one row share their y range."""
-    import matplotlib.pyplot as plt
-    from matplotlib.lines import Line2D
-
     key = _table_key(table)
     f = frame[frame["table"] == key]
     if f.empty:

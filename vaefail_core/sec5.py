@@ -25,16 +25,24 @@ import math
 from pathlib import Path
 from typing import Iterable, Sequence
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
+from scipy import stats
 
 from . import data as D
+from . import plots, set_seed
 from . import posterior as P
 from .paper import reference
-from .cache import RESULTS_DIR, cached_json
+from .cache import RESULTS_DIR, cached_json, write_table_csv
+from .evaluate import as_members, f_on_grid, posterior_grid, sample_px
+from .nets import HIDDEN_SYNTHETIC
+from .objectives import VAEConfig, derive_seed
+from .plots import install_empty_panel_check
 from .profiles import get_profile
-from .sweep import grid_tasks, load_or_run
+from .sweep import Task, grid_tasks, load_or_run, load_selected, verify_record
+from .train import Member, TrainConfig, train_ensemble
 
 __all__ = [
     "TABLE2_DATASETS", "E2_DATASETS", "METHOD_NAMES", "PAPER_TABLE2", "PAPER_FIGURES",
@@ -81,8 +89,6 @@ TABLE2_SELECTION = "knn"
 def load_records(profile: str, cache_dir=None) -> list[dict]:
     """Every record of the Section-5 sweep under ``profile`` (verified against its task).
     Raises FileNotFoundError naming how many are missing and the command to compute them."""
-    from .sweep import verify_record
-
     tasks = section5_tasks(profile)
     recs = [verify_record(t, cache_dir) for t in tasks]
     missing = [t.label for t, r in zip(tasks, recs) if r is None]
@@ -227,8 +233,6 @@ def write_table2_csv(df: pd.DataFrame, profile: str, results_dir=None) -> Path:
         raise ValueError(f"table is missing column(s) {missing}")
     if df.duplicated(["dataset", "method"]).any():
         raise ValueError("table has more than one row per (dataset, method) cell")
-    from .cache import write_table_csv
-
     out = df[TABLE2_COLUMNS].copy()
     out[["mean", "sd"]] = out[["mean", "sd"]].astype(float)
     return write_table_csv(out, Path(results_dir or RESULTS_DIR) / profile / "table2.csv")
@@ -270,8 +274,6 @@ def vae_vs_iwae(per_version: pd.DataFrame, alternative: str = "greater") -> pd.D
     reported beside it as a distribution-free check (smallest one-sided p with 4 + 4
     values: 1/70). ``alternative="less"`` tests VAE < IWAE and "two-sided" either.
     """
-    from scipy import stats
-
     rows = []
     for ds in dict.fromkeys(per_version["dataset"]):
         g = per_version[per_version["dataset"] == ds]
@@ -362,8 +364,6 @@ def _grid():
 
 
 def _encoder_q(model, x) -> tuple[np.ndarray, np.ndarray]:
-    from .evaluate import as_members
-
     with torch.no_grad():
         mu, lv = model.encode(as_members(x, model.n_models, model.device))
     return mu[..., 0].cpu().double().numpy(), torch.exp(0.5 * lv[..., 0]).cpu().double().numpy()
@@ -399,8 +399,6 @@ def split_at(model, x, truth, m: int = 0, best_n: int = MECH_BEST_N, chunk: int 
     ``pmo_best_gaussian`` may be passed in when already known (it depends on the decoder
     only, e.g. the same ground-truth decoder for VAE and IWAE).
     """
-    from .evaluate import f_on_grid
-
     z = _grid()
     x = np.asarray(x, dtype=np.float64)
     nv = model.noise_var[m].detach().cpu().double()
@@ -432,11 +430,6 @@ def _gt_members(profile: str, keys: Sequence[tuple[str, int, str, int]]):
     version, method, S). Member seeds, data and epochs are the sweep's, so each member
     is the starting point of that task's restart 0. Returns {key: (model, member index,
     final encoder-fit loss)}."""
-    from .nets import HIDDEN_SYNTHETIC
-    from .objectives import VAEConfig, derive_seed
-    from .train import Member, TrainConfig, train_ensemble
-    from .sweep import Task
-
     p = get_profile(profile)
     out = {}
     by_obj: dict[tuple[str, int], list] = {}
@@ -508,8 +501,6 @@ def mechanism_per_version(profile: str, datasets: Sequence[str] = TABLE2_DATASET
     setting chosen as in Table 2), one row per data set, method, version and ``point``
     ("ground truth" | "optimum"). Evaluated on the version's test set. The optimum part is
     cached too (``sec5_mechanism_opt.json``, keyed by the chosen records' keys)."""
-    from .sweep import load_selected
-
     recs = load_records(profile, cache_dir) if records is None else list(records)
     by_key = {r["key"]: r for r in recs}
     pv = table2_per_version(profile, selection, datasets, recs)
@@ -586,8 +577,6 @@ def fig4_data(name: str, n_points: int = 20000, n_kl: int = 1000, seed: int = 0,
     """Figure 4 (one row): draws from p(x), f(z) on a grid, starred training points of
     data version 0 chosen by quantiles of their best-Gaussian KL (typical, bad, worst:
     ``data.condition1_evidence``, ``plots.pick_by_quantile``) and their true posteriors."""
-    from . import plots
-
     g = D.get(name)
     ev = D.condition1_evidence(name, n=n_kl, version=0)
     idx = plots.pick_by_quantile(ev["_kl"], quantiles, mask=ev["_resolved"])
@@ -613,9 +602,6 @@ def fig5_data(profile: str, datasets: Sequence[str] = SEC5_BOTH_CONDITIONS + SEC
     """Figure 5: for each data set, draws from the true p(x) and from the learned p_theta(x)
     of each method's chosen model on data version ``version`` (``evaluate.sample_px``),
     with that model's test kNN statistic. {dataset: {"true": x, method: {"x", "knn", ...}}}."""
-    from .evaluate import sample_px
-    from .sweep import load_selected
-
     recs = load_records(profile, cache_dir) if records is None else list(records)
     by_key = {r["key"]: r for r in recs}
     out = {}
@@ -640,10 +626,6 @@ def qualitative_data(profile: str, dataset: str, method: str, version: int = 0, 
     (d) posteriors of the learned model at the same points, with the encoder's q.
     Also the mean best-Gaussian KL (ideal MFG PMO) under the true and the learned f on
     ``n_kl`` test points: how much simpler the learned posteriors are (Figs. 9-15)."""
-    from . import plots
-    from .evaluate import f_on_grid, posterior_grid, sample_px
-    from .sweep import load_selected
-
     recs = load_records(profile, cache_dir) if records is None else list(records)
     by_key = {r["key"]: r for r in recs}
     r = _chosen(profile, dataset, method, version, selection, recs, cache_dir)
@@ -684,10 +666,6 @@ def _extent(*xs, pad: float = 0.05):
 def draw_fig4(rows: Sequence[dict]):
     """Figure 4 from ``fig4_data`` rows: left p(x) with f coloured by z and stars, right
     the true posteriors at the stars. Returns the figure."""
-    import matplotlib.pyplot as plt
-
-    from . import plots
-
     fig, axes = plt.subplots(len(rows), 2, figsize=(10, 4.2 * len(rows)), squeeze=False)
     for (ax_d, ax_p), d in zip(axes, rows):
         cols = plots.star_colors(len(d["stars"]))
@@ -704,10 +682,6 @@ def draw_fig4(rows: Sequence[dict]):
 def draw_fig5(d: dict, methods: Sequence[str] = ("VAE", "IWAE")):
     """Figure 5 from ``fig5_data``: one row per data set, columns true / each method
     (2-D histograms of draws on a common range per row). Returns the figure."""
-    import matplotlib.pyplot as plt
-
-    from . import plots
-
     fig, axes = plt.subplots(len(d), 1 + len(methods), figsize=(3.6 * (1 + len(methods)), 3.4 * len(d)),
                              squeeze=False)
     for row, (ds, e) in zip(axes, d.items()):
@@ -732,10 +706,6 @@ def draw_qualitative(d: dict):
     (d) posteriors under the learned f (solid) with the encoder's Gaussian q (dotted),
     and the distribution of the per-point best-Gaussian KL under both f (how simple the
     posteriors are). Returns the figure."""
-    import matplotlib.pyplot as plt
-
-    from . import plots
-
     fig, axes = plt.subplots(2, 3, figsize=(11, 7.6))
     ax = axes.ravel()
     cols = plots.star_colors(len(d["stars"]))
@@ -794,9 +764,6 @@ N_PLOT = {"quick": 5000, "reduced": 20000, "paper": 20000}
 def setup_notebook(profile: str, seed: int) -> int:
     """Shared set-up of the Section 5 / App. E pages: seeds, pandas display options
     (the verdict tables hold sentences), and the per-panel sample size it returns."""
-    from . import set_seed
-    from .plots import install_empty_panel_check
-
     set_seed(seed)
     install_empty_panel_check()
     pd.set_option("display.width", 160)

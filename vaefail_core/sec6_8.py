@@ -26,12 +26,18 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 import torch
+from scipy import optimize, stats
+from sklearn.linear_model import LogisticRegression
 
 from . import data, linear, metrics, posterior
+from . import evaluate as ev
 from .paper import reference
+from .cache import write_table_csv
+from .evaluate import as_members, encode_gaussian, float64_copy
+from .objectives import derive_seed, iwae_log_weights
 from .profiles import get_profile
 from .sec5 import section5_tasks
-from .sweep import load_or_run
+from .sweep import Task, default_cache_dir, load_or_run, load_selected, verify_record
 
 __all__ = [
     "gaussian_collapse_scan", "collapse_vs_truth", "theorem1_split", "theorem1_table",
@@ -92,8 +98,6 @@ def gaussian_collapse_scan(data_cov, n_w: int = 81, w_max: float | None = None) 
         vals = np.array([[obj_w([a, b]) for b in grid] for a in grid])
         i, j = np.unravel_index(int(vals.argmin()), vals.shape)
         w_best = np.array([grid[i], grid[j]])
-    from scipy import optimize
-
     def obj_full(p):
         return _linear_neg_elbo(p[:D], np.exp(p[D:]), S)
 
@@ -121,8 +125,6 @@ def collapse_vs_truth(name: str = "circle", n: int = 2000, seed: int = 0) -> dic
     x_tr = truth.sample(n, seed + 1).x.astype(np.float64)
     x = truth.sample(n, seed).x.astype(np.float64)
     mean, var = x_tr.mean(0), x_tr.var(0)
-    from scipy import stats
-
     collapsed = float(-stats.norm(mean, np.sqrt(var)).logpdf(x).sum(1).mean())
     z = posterior.z_grid(*truth.z_grid_spec)
     fv = torch.as_tensor(truth.f(z.numpy()[:, None]), dtype=torch.float64)
@@ -155,7 +157,6 @@ def theorem1_split(kl, eta: float) -> dict:
 
 def _model_grid_terms(model, x, z):
     """Per-point log p_theta(x) and best-Gaussian KL of a trained K = 1 model on a grid."""
-    from . import evaluate as ev
     post = ev.posterior_grid(model, x, z)[0]
     kl, _, _ = posterior.best_gaussian_kl(z, post)
     lpx = ev.log_px_grid(model, x, z)[0]
@@ -245,7 +246,6 @@ def eq9_check_truth(name: str = "figure8", n: int = 2000, n_samples: int = 64, s
 def eq9_check_model(model, x, n_samples: int = 32, seed: int = 0, sigma2_grid=None,
                     true_noise=None) -> dict:
     """Eq. 9 for a trained single VAE: z ~ q_phi(z | x_n) (its encoder), f = its decoder."""
-    from .evaluate import as_members
     g = torch.Generator().manual_seed(seed)
     X = as_members(x, 1, "cpu")
     with torch.no_grad():
@@ -323,7 +323,6 @@ def rotation_scan(A: np.ndarray = LINEAR_A, sigma2: float = LINEAR_SIGMA2, n: in
 # ======================================================================================
 def find_section5_record(profile: str, dataset: str, version: int, method: str = "vae", iwae_samples: int = 0):
     """(task, record or None) of one Section-5 sweep task (``experiments.section5_tasks``)."""
-    from .sweep import verify_record
     for t in section5_tasks(profile):
         if (t.dataset, t.version, t.method, t.iwae_samples) == (dataset, version, method, iwae_samples):
             return t, verify_record(t)
@@ -336,8 +335,6 @@ def absolute_value_analysis(profile: str = "quick", version: int = 0, n: int = 5
     its exact posteriors vs. the true posteriors on ``n`` test-like points, its samples,
     and the smooth kNN statistic (test) of the VAE and of each IWAE in the record cache.
     Raises FileNotFoundError if the VAE record is not in ``results/<profile>/``."""
-    from . import evaluate as ev
-    from .sweep import load_selected
     task, rec = find_section5_record(profile, "absolute_value", version, "vae")
     if rec is None:
         raise FileNotFoundError(f"no Section-5 VAE record for absolute_value v{version} in results/{profile}")
@@ -390,7 +387,6 @@ def section8_tasks(profile: str) -> list:
       ``n_gt_restarts``); for K > 1 ``run_group`` sees K != K_GT and starts every restart
       randomly (as in the paper).
     """
-    from .sweep import Task
     p = get_profile(profile)
     tasks = []
     for v in range(p.n_versions):
@@ -431,8 +427,6 @@ def case_a_table(records: Sequence[dict]) -> pd.DataFrame:
 
 def write_noise_csv(case_a: pd.DataFrame, profile: str, truth: float = 0.01, out_dir=None) -> Path:
     """``results/<profile>/noise.csv``: experiment, mean, sd (over data versions), truth."""
-    from .cache import write_table_csv
-    from .sweep import default_cache_dir
     df = case_a.groupby("experiment", sort=False)["sigma2"].agg(mean="mean", sd="std").reset_index()
     df["truth"] = truth
     return write_table_csv(df, Path(out_dir or default_cache_dir(profile)) / "noise.csv")
@@ -498,8 +492,6 @@ def table1_frame(records: Sequence[dict], profile: str, mi_k: int = 3, ksg: bool
     the same test draws (``exact_mutual_information``, metric ``exact_mi``). ``knn_val``
     (the selected restart's validation kNN statistic, App. D's hyper-parameter rule) is
     kept for choosing among IWAE's S; ``ksg=False`` skips the KSG estimate (NaN)."""
-    from .evaluate import encode_gaussian
-    from .sweep import load_selected
     p = get_profile(profile)
     rows, test_cache = [], {}
     for rec in records:
@@ -546,8 +538,6 @@ def table1_summary(frame: pd.DataFrame) -> pd.DataFrame:
 
 def write_table1_csv(summary: pd.DataFrame, profile: str, out_dir=None) -> Path:
     """``results/<profile>/table1.csv`` with columns dataset, method, K, metric, mean, sd."""
-    from .cache import write_table_csv
-    from .sweep import default_cache_dir
     cols = ["dataset", "method", "K", "metric", "mean", "sd"]
     return write_table_csv(summary[cols], Path(out_dir or default_cache_dir(profile)) / "table1.csv")
 
@@ -580,7 +570,6 @@ def model_projection(model, x) -> np.ndarray:
     """``M(x) = f_theta(mu_phi(x))`` (App. F): decode the encoder mean (in float64, so
     that which side of the classifier's boundary a projection lands on does not depend
     on the CPU's float32 rounding; see ``evaluate.float64_copy``)."""
-    from .evaluate import float64_copy
     m64 = float64_copy(model)
     with torch.no_grad():
         mu, _ = m64.encode(torch.as_tensor(np.asarray(x, dtype=np.float64))[None])
@@ -636,7 +625,6 @@ def fit_label_classifier(x, y, seed: int = 0, C: float = 1.0):
     """The learned classifier of App. F (the orange line of Fig. 7): an L2-regularised
     logistic regression of y on the *noisy* x (scikit-learn, lbfgs; ``seed`` is passed
     as ``random_state`` although lbfgs is deterministic)."""
-    from sklearn.linear_model import LogisticRegression
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y).reshape(-1)
     if x.ndim != 2 or len(x) != len(y):
         raise ValueError(f"x must be [N, D] with one label per row, got {x.shape} and {y.shape}")
@@ -717,7 +705,6 @@ def defence_table(predict, projected: dict, x, x_adv, y, y_true_adv=None, clean=
 
 def case_b_model(records: Sequence[dict], dataset: str, K: int, version: int, method: str = "vae"):
     """The selected model of one Case-B record (``section8_tasks``), or None if absent."""
-    from .sweep import load_selected
     for r in records:
         t = r["config"]["task"]
         if (t["dataset"], t["method"], t["latent_dim"], t["version"]) == (dataset, method, K, version):
@@ -875,7 +862,6 @@ def kl_gaussian_to_grid_2d(grid: dict, mu, sd) -> np.ndarray:
 
 
 def _encoder_gaussian(model, x) -> tuple[np.ndarray, np.ndarray]:
-    from .evaluate import as_members
     with torch.no_grad():
         mu, lv = model.encode(as_members(x, 1, "cpu"))
     return mu[0].double().numpy(), torch.exp(0.5 * lv[0]).double().numpy()
@@ -887,7 +873,6 @@ def model_posterior_grid(model, x, lim: float = 4.5, n: int = 181, best_gaussian
     ``q_mu``, ``q_sd`` [N, K], ``kl_q`` (KL(q_phi(z|x) || p_theta(z|x)) by quadrature,
     i.e. log p_theta(x) - ELBO(x), [N]) and, for K = 1, ``kl_best`` (the best Gaussian's
     KL, ``posterior.best_gaussian_kl``: the approximation gap without amortisation)."""
-    from . import evaluate as ev
     K = model.cfg.latent_dim
     nv = model.noise_var.detach().double()[0]
     mu, sd = _encoder_gaussian(model, x)
@@ -917,8 +902,6 @@ def posterior_gap(model, x, n_samples: int = 1000, tag: str = "fig23", batch: in
     so their Monte-Carlo errors largely cancel in the gap (which is >= 0 for every
     sample set). The importance-sampled log p(x) is a lower bound, so ``gap_is``
     under-estimates the KL where the posterior has mass that q misses (other modes)."""
-    from .evaluate import as_members
-    from .objectives import derive_seed, iwae_log_weights
     X = as_members(x, 1, "cpu")
     K = model.cfg.latent_dim
     g = torch.Generator().manual_seed(derive_seed(model.seeds[0], "eval/" + tag))

@@ -18,13 +18,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import torch
 
-from . import m2
+from . import cache, data, m2
+from . import evaluate as ev
 from .paper import reference
+from .plots import mark_stars, pick_by_quantile, plot_density, plot_posteriors, star_colors
 from .profiles import get_profile
 from .sec5 import METHOD_NAMES, _num, _setting
+from .sweep import Task
 
 __all__ = ["SEC7_DATASETS", "SEC7_REDUCED", "PAPER_TABLE3", "PAPER_TABLE4", "section7_tasks",
            "records_table", "select", "table3", "table4", "write_table_csv", "collapse_table",
@@ -58,7 +63,6 @@ def section7_tasks(profile: str, datasets: Sequence[str] = SEC7_DATASETS,
     """Every training task of Section 7 under ``profile``: per data set and version, the
     M2 model for every method and alpha x gamma, and (``unsupervised``) a plain VAE on x
     alone as the reference for App. H's remark that p(x) alone is learned well."""
-    from .sweep import Task
     p, g = get_profile(profile), _grid(profile)
     out = []
     for ds in datasets:
@@ -189,8 +193,6 @@ def table4(frame: pd.DataFrame, datasets: Sequence[str] = SEC7_DATASETS) -> pd.D
 
 def write_table_csv(df: pd.DataFrame, name: str, profile: str, results_dir=None) -> Path:
     """``results/<profile>/<name>.csv`` with exactly ``TABLE_COLUMNS`` (``cache.CSV_FLOAT``)."""
-    from . import cache
-    from .cache import RESULTS_DIR
     if name not in ("table3", "table4"):
         raise ValueError(f"name must be 'table3' or 'table4', got {name!r}")
     missing = [c for c in TABLE_COLUMNS if c not in df.columns]
@@ -198,7 +200,7 @@ def write_table_csv(df: pd.DataFrame, name: str, profile: str, results_dir=None)
         raise ValueError(f"table is missing column(s) {missing}")
     out = df[TABLE_COLUMNS].copy()
     out[["mean", "sd"]] = out[["mean", "sd"]].astype(float)
-    return cache.write_table_csv(out, Path(results_dir or RESULTS_DIR) / profile / f"{name}.csv")
+    return cache.write_table_csv(out, Path(results_dir or cache.RESULTS_DIR) / profile / f"{name}.csv")
 
 
 def display(df: pd.DataFrame, which: str, digits: int = 3) -> pd.DataFrame:
@@ -259,7 +261,6 @@ def collapse_table(frame: pd.DataFrame, n_sep: int = 2000, seed: int = 0) -> pd.
     truth's (``m2.cohort_separation``), and the discriminator's accuracy / RMSE beside the
     Bayes-optimal p(y | x) of the truth (``m2.bayes_predictive``). Mean +- sd over
     versions; a "ground truth" row per set."""
-    from . import data
     sel = select(frame)
     rows = []
     for ds in dict.fromkeys(sel["dataset"]):
@@ -301,8 +302,6 @@ def figure_marks(dataset: str, n: int = 400, seed: int = 1, quantiles=(0.5, 0.9,
     """Points x at which the posterior panels are drawn: held-out draws whose true
     unlabelled posterior is fitted by the best Gaussian at the given quantiles of the
     KL (a typical, a bad and the worst one; Condition 1 of Sec. 7). [3, D]."""
-    from . import data
-    from .plots import pick_by_quantile
     truth = data.get(dataset)
     x = truth.sample(n, seed).x
     kl = truth.posterior_kl(x)["kl"]
@@ -314,10 +313,6 @@ def figure_data(model, dataset: str, marks, n: int = 2000, seed: int = 0) -> dic
     ground truth (``model=None``): samples of p(x), f(z, y) on a z-grid for
     ``CURVE_LABELS``, samples of p(x | y) for Table 4's cohorts, and the unlabelled
     posteriors p(z | x) at ``marks``."""
-    import torch
-
-    from . import data
-    from . import evaluate as ev
     truth = data.get(dataset)
     zc = np.linspace(-3, 3, 301)
     cohorts = m2.COHORTS[truth.label]
@@ -355,9 +350,6 @@ def plot_columns(columns: dict, marks, suptitle: str | None = None):
     ``figure_data``), rows (a) p(x), (b) f(z, y) per label (colour = label, line style
     per label, drawn as the angle of f along the semi-circle against z), (c) samples of p(x | y) per cohort, (d) unlabelled posteriors p(z | x)
     at the starred points."""
-    import matplotlib.pyplot as plt
-
-    from .plots import mark_stars, plot_density, plot_posteriors, star_colors
     n = len(columns)
     fig, axes = plt.subplots(4, n, figsize=(min(3.5 * n, 11.0), 12.0), squeeze=False)
     lim = (-1.45, 1.45, -0.45, 1.45)

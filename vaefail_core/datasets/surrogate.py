@@ -64,6 +64,7 @@ import numpy as np
 import torch
 from scipy import stats
 
+from .. import set_seed
 from ..cache import atomic_torch_save
 from ..nets import HIDDEN_SYNTHETIC, EnsembleMLP
 from . import analytic
@@ -328,8 +329,6 @@ def adam_state(cfg: SurrogateConfig) -> tuple[dict, dict]:
     """Full-batch Adam with a cosine learning-rate decay on the weighted training set.
 
     Deterministic given ``cfg.seed`` and the thread count (``vaefail_core.set_seed``)."""
-    from .. import set_seed
-
     set_seed(cfg.seed)
     z, y, w = fit_inputs(cfg)
     X = net_input(z, y, cfg.label)
