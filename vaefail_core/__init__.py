@@ -1,22 +1,33 @@
 """vaefail_core: a small torch core reproducing "Failure Modes of Variational
 Autoencoders and Their Effects on Downstream Tasks" (Yacoby, Pan, Doshi-Velez).
 
-Modules (one concept each):
+Modules, from the lower layers up (one concept each; no module imports one above it):
   nets        ensemble MLPs (M independent models as one batched model)
+  cache       atomic writes and the config-hash cache
   posterior   exact posteriors on a z-grid, log p(x) by quadrature, MLEO/PMO split
   linear      closed forms for linear-Gaussian models (Sec. 5.2, Eq. 6; Sec. 6)
-  data        the benchmark data sets (App. G, H; Sec. 8 embedding; UCI)
-  metrics     smooth kNN statistic, KSG mutual information, Eq. 9 noise estimate
   toy         the 1-D models of Figs. 2-3
-  objectives  the VAE model, ELBO and IWAE objectives (M2 plugs in here)
-  train       batched-ensemble trainer, LIN schedule, ground-truth initialisation
+  metrics     smooth kNN statistic, KSG mutual information, Eq. 9 noise estimate
+  datasets/   closed-form ground truths and their fitted surrogate networks
+  data        the benchmark data sets (App. G, H; Sec. 8 embedding; UCI)
+  uci         the three UCI data sets and their splits (App. D)
+  objectives  the VAE and M2 models, ELBO and IWAE objectives
+  m2          the semi-supervised M2 bounds, objectives and evaluation (App. B, Sec. 7)
   evaluate    per-member bounds, samples, learned f and posteriors, kNN, Eq. 9
+  train       batched-ensemble trainer, LIN schedule, ground-truth start, stopping rule
   profiles    quick / reduced / paper: how much of App. D a run reproduces
-  sweep       task lists -> resumable, verifiable results cache
-  experiments one function per paper table / figure family
-  cache       atomic writes and the config-hash cache
   plots       shared figure helpers, the empty-panel check
   tables      DataFrames as HTML tables on a page
+  sweep       task lists -> resumable, verifiable results cache; the missing-record policy
+  dask_map    sweeps on a Dask cluster
+  sec5, sec6_8, sec7, uci_tables
+              the page modules: the tasks, tables and figures of Sec. 5 / App. E.1-E.2,
+              Secs. 6 and 8 with App. A, C and F, Sec. 7 / App. E.3, and Tables 5-6
+  robustness  the orderings of Tables 2-4 under other two-sample tests
+  experiments the named sweeps and the functions of Sec. 5.2 and App. D
+  paper/      the paper's numbers (reference), the verdict rule, the claims registry and
+              the scorecard
+  diagnose    ``vaefail diagnose``: Section 9's checks on a user's data
   cli         the `vaefail` command
 """
 from __future__ import annotations

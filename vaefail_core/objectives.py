@@ -339,8 +339,9 @@ class NegIWAE:
 
 @dataclass(frozen=True)
 class GaussianRegression:
-    """-log q(z_true | x): the supervised warm start of the ground-truth encoder (App. D,
-    our addition per DESIGN.md): maximum likelihood of the true latents under q, i.e.
+    """-log q(z_true | x): the supervised warm start of the ground-truth encoder (our
+    addition to App. D's encoder fit: from a random encoder the ELBO alone fails on
+    Spiral-Dots, see ``train.py``): maximum likelihood of the true latents under q, i.e.
     E_x KL(p(z | x) || q(z | x)) + const, fitting both the mean and the variance of q."""
 
     name: str = "neg_log_q_ztrue"
@@ -353,7 +354,8 @@ class GaussianRegression:
 
 
 #: method name -> factory(n_samples) of its training objective. LIN trains the ELBO with a
-#: different schedule (train.py). A later M2 objective registers itself here.
+#: different schedule (train.py). The M2 objective (``m2.M2Objective``) is built by
+#: ``train.py`` for labelled architectures, not looked up here.
 OBJECTIVES: dict[str, Callable[..., Objective]] = {
     "vae": lambda n_samples=1: NegELBO(),
     "lin": lambda n_samples=1: NegELBO(),

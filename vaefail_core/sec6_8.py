@@ -37,7 +37,7 @@ from .evaluate import as_members, encode_gaussian, float64_copy
 from .objectives import derive_seed, iwae_log_weights
 from .profiles import get_profile
 from .sec5 import section5_tasks
-from .sweep import Task, default_cache_dir, load_or_run, load_selected, verify_record
+from .sweep import Task, default_cache_dir, load_selected, verify_record
 
 __all__ = [
     "gaussian_collapse_scan", "collapse_vs_truth", "theorem1_split", "theorem1_table",

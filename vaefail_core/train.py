@@ -38,7 +38,7 @@ For members with ``init="gt"``: the decoder is set to the fitted surrogate of th
 truth (copied if the architectures match; otherwise regressed onto it with full
 supervision on the true training z, as App. D describes), then the encoder is fit with the
 decoder frozen, in two phases: ``gt_warm_epochs`` of maximum likelihood of the true z
-under q (``objectives.GaussianRegression``; DESIGN.md: from a random encoder the ELBO
+under q (``objectives.GaussianRegression``; our addition: from a random encoder the ELBO
 alone fails on Spiral-Dots) and ``gt_fit_epochs`` of the member's own training objective
 (ELBO or IWAE bound), ending at each member's best iterate (scored after every epoch on
 1000 training points with fixed noise: on Spiral-Dots the frozen-decoder ELBO oscillates
