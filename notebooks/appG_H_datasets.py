@@ -206,8 +206,8 @@ print(f"The eigenvalues of A A^T are {eig[0]:.3f} and {eig[1]:.3f}.")
 #
 # With a 2-D latent the exact posterior is a Gaussian with the same full covariance for
 # every x. The best MFG's KL to it is the closed form `linear.mfg_pmo`, so the share of
-# poorly fit points is 0 or 1. Our value equals the paper's -ELBO at the ground truth,
-# 0.532, which is all PMO there (the MLEO is 0).
+# poorly fit points is 0 or 1. Our value equals the paper's -ELBO at the ground truth
+# (printed below), which is all PMO there (the MLEO is 0).
 
 # %% tags=["hide-input"]
 g_lin = data.get("linear_cholesky")
@@ -414,8 +414,8 @@ show(rates_shown([(q, v, n_c.get(q)) for q, v in sec7_c.items()]),
 #   Circle has poorly fit posteriors for under a tenth of its points, Figure-8 for
 #   about a quarter (over-represented near the crossing), Absolute-Value for nine in ten (all but
 #   the points near z = 0), and Clusters and Spiral-Dots for nearly all.
-# * Eq. 6's exact posterior costs the best mean-field Gaussian 0.532 nats for every x,
-#   the paper's value.
+# * Eq. 6's exact posterior costs the best mean-field Gaussian the same number of nats
+#   for every x: the paper's -ELBO at the ground truth.
 # * In both semi-supervised sets the unlabelled posterior is multi-modal for most x and
 #   mostly unimodal once y is known. The continuous set's p(y | x) is skewed but not
 #   bimodal.
