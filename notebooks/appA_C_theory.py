@@ -33,7 +33,8 @@ import numpy as np
 import pandas as pd
 
 from vaefail_core.tables import show
-from vaefail_core import data, sec6_8
+from vaefail_core import data
+from vaefail_core.paper import appA_C, sec6
 from vaefail_core.profiles import page_setup
 from vaefail_core.sweep import load_selected
 
@@ -57,7 +58,7 @@ cases = {"1-D x, var 0.5": np.array([[0.5]]),
          "2-D x, correlated (rho 0.8)": np.array([[1.0, 0.8], [0.8, 1.0]])}
 rows, scans = [], {}
 for lab, cov in cases.items():
-    r = sec6_8.gaussian_collapse_scan(cov, n_w=81 if len(cov) == 1 else 41)
+    r = appA_C.gaussian_collapse_scan(cov, n_w=81 if len(cov) == 1 else 41)
     scans[lab] = r
     rows.append({"data": lab, "collapsed -ELBO": r["collapsed"], "best over w grid": r["grid_min"],
                  "global min (Nelder-Mead)": r["global_min"]})
@@ -91,7 +92,7 @@ plt.show()
 # (the data set of the paper's Figure 8), in nats per point over 1000 test points.
 
 # %% tags=["hide-input"]
-cv = sec6_8.collapse_vs_truth("circle", n=1000, seed=SEED)
+cv = appA_C.collapse_vs_truth("circle", n=1000, seed=SEED)
 circ = pd.DataFrame([{"model": "collapsed (Gaussian fit, KL term 0)", "-ELBO": cv["collapsed_neg_elbo"]},
                      {"model": "ground truth, best per-point Gaussian q", "-ELBO": cv["truth_neg_elbo"]},
                      {"model": "  of which -log p(x)", "-ELBO": cv["truth_neg_log_px"]},
@@ -112,10 +113,10 @@ show(circ, caption=f"App. A on Circle, 1000 test points: -ELBO in nats per point
 
 # %% tags=["hide-input"]
 N_TH = 500
-task, rec = sec6_8.find_section5_record(PROFILE, "figure8", 0, "vae")
+task, rec = sec6.find_section5_record(PROFILE, "figure8", 0, "vae")
 model = load_selected(rec) if rec is not None else None
 print("Trained model:", "none in cache" if rec is None else rec["label"] + f" ({PROFILE} profile)")
-th, th_extra = sec6_8.theorem1_table("figure8", etas=(0.01, 0.05, 0.1, 0.5), n=N_TH, seed=SEED, model=model)
+th, th_extra = appA_C.theorem1_table("figure8", etas=(0.01, 0.05, 0.1, 0.5), n=N_TH, seed=SEED, model=model)
 gt_neg_elbo = float(np.mean(th_extra["kl_gt"]))
 if model is not None:
     m_neg_elbo = th_extra["mleo_model"] + float(np.mean(th_extra["kl_model"]))
@@ -189,12 +190,12 @@ plt.show()
 # **Ours, beyond the paper: Eq. 9 checked numerically** (sigma^2 per dimension).
 
 # %% tags=["hide-input"]
-e_gt = sec6_8.eq9_check_truth("figure8", n=1000, n_samples=64, seed=SEED)
+e_gt = appA_C.eq9_check_truth("figure8", n=1000, n_samples=64, seed=SEED)
 checks = [("ground truth + best Gaussian q", e_gt)]
 if model is not None:
     xs = data.get("figure8").sample(1000, 20_000 + SEED).x
     checks.append(("trained VAE (" + PROFILE + ")",
-                   sec6_8.eq9_check_model(model, xs, n_samples=32, seed=SEED, true_noise=0.02)))
+                   appA_C.eq9_check_model(model, xs, n_samples=32, seed=SEED, true_noise=0.02)))
 eq9 = pd.DataFrame([{"model": lab, "dim": d + 1, "argmax of curve": e["argmax"][d],
                      "Eq. 9": e["eq9"][d], "true sigma^2": 0.02}
                     for lab, e in checks for d in range(len(e["eq9"]))]).set_index(["model", "dim"])

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from vaefail_core.tables import show
-from vaefail_core import sec6_8
+from vaefail_core.paper import sec6
 from vaefail_core.profiles import page_setup
 
 prof = page_setup(PROFILE, SEED, keys=())
@@ -39,7 +39,7 @@ prof = page_setup(PROFILE, SEED, keys=())
 # %% [markdown]
 # ## 1. The linear example
 #
-# The paper gives no numbers for this example; our choice (`sec6_8.LINEAR_A`): K = D = 2,
+# The paper gives no numbers for this example; our choice (`sec6.LINEAR_A`): K = D = 2,
 # sigma^2 = 0.1, b = (0.5, -1) (b does not enter any KL). With the SVD A = U S V^T, the
 # rotation R = V gives A' = A R = U S, whose columns are orthogonal, so the posterior
 # precision I + A'^T A' / sigma^2 is diagonal. (The paper writes R through an arbitrary
@@ -49,9 +49,9 @@ prof = page_setup(PROFILE, SEED, keys=())
 # **Ours, beyond the paper: the matrices of the linear example**, entries by row.
 
 # %% tags=["hide-input"]
-Ap, R = sec6_8.rotated_decoder(sec6_8.LINEAR_A)
+Ap, R = sec6.rotated_decoder(sec6.LINEAR_A)
 mats = pd.DataFrame({name: np.asarray(M, dtype=float).ravel() for name, M in
-                     [("A (ground truth)", sec6_8.LINEAR_A), ("A' = A R", Ap), ("R", R)]},
+                     [("A (ground truth)", sec6.LINEAR_A), ("A' = A R", Ap), ("R", R)]},
                     index=["(1, 1)", "(1, 2)", "(2, 1)", "(2, 2)"]).T
 show(mats, caption=f"Linear example: A, the rotated A' and R (ours), profile {PROFILE}", digits=4)
 print("R is orthogonal (R^T R = I up to float rounding):", bool(np.allclose(R.T @ R, np.eye(2))))
@@ -63,7 +63,7 @@ print("R is orthogonal (R^T R = I up to float rounding):", bool(np.allclose(R.T 
 # and are shown as 0.
 
 # %% tags=["hide-input"]
-lin = sec6_8.linear_example()
+lin = sec6.linear_example()
 lin_shown = lin.mask(lin.abs() < 1e-12, 0.0)   # 1e-16-sized rounding of exact zeros
 show(lin_shown, caption=f"Linear example: MLEO, PMO and posterior correlation (ours), profile {PROFILE}",
      digits=3)
@@ -73,7 +73,7 @@ show(lin_shown, caption=f"Linear example: MLEO, PMO and posterior correlation (o
 # grid of 181 angles in [0, pi).
 
 # %% tags=["hide-input"]
-scan = sec6_8.rotation_scan()
+scan = sec6.rotation_scan()
 plt.figure(figsize=(6.5, 3.8))
 plt.plot(scan["theta"], scan["PMO"], label="PMO (nats)")
 plt.plot(scan["theta"], scan["MLEO"], label="MLEO (nats)")
@@ -99,7 +99,7 @@ print(f"Largest |MLEO| over the rotations: {mleo_txt}; the PMO ranges from "
 # %% tags=["hide-input"]
 N_AV = 500
 try:
-    av = sec6_8.absolute_value_analysis(PROFILE, version=0, n=N_AV, seed=SEED)
+    av = sec6.absolute_value_analysis(PROFILE, version=0, n=N_AV, seed=SEED)
 except FileNotFoundError as err:
     av = None
     print("not available:", err)

@@ -25,7 +25,7 @@
 #   an attack that does not change the true label, while a model with too many latent
 #   dimensions and too small a noise variance barely moves the attacked point.
 #
-# All models come from one sweep (`sec6_8.section8_tasks(profile)`), cached in
+# All models come from one sweep (`sec8.section8_tasks(profile)`), cached in
 # `results/<profile>/`; this notebook summarises the records and writes
 # `results/<profile>/noise.csv` and `results/<profile>/table1.csv`.
 
@@ -43,7 +43,8 @@ import numpy as np
 import pandas as pd
 
 from vaefail_core.tables import show
-from vaefail_core import data, evaluate, experiments, plots, sec6_8
+from vaefail_core import data, evaluate, experiments, plots
+from vaefail_core.paper import appF, sec8
 from vaefail_core.profiles import PAGE_KEYS, page_setup
 from vaefail_core.sweep import load_selected
 
@@ -65,7 +66,7 @@ records = experiments.page_records("section8", PROFILE, TRAIN_MISSING, RETRAIN)
 # whether its selected restart started at the ground truth or at random.
 
 # %% tags=["hide-input"]
-case_a = sec6_8.case_a_table(records)
+case_a = sec8.case_a_table(records)
 show(case_a, caption=f"Case A per data version (ours, {PROFILE} profile): sigma^2 of the selected restart",
      digits=3, index=False)
 
@@ -74,10 +75,10 @@ show(case_a, caption=f"Case A per data version (ours, {PROFILE} profile): sigma^
 # (the file `noise.csv`), beside the values the paper reports.
 
 # %% tags=["hide-input"]
-noise_csv = sec6_8.write_noise_csv(case_a, PROFILE)
+noise_csv = sec8.write_noise_csv(case_a, PROFILE)
 noise = pd.read_csv(noise_csv)
-noise["paper mean"] = [sec6_8.PAPER_CASE_A[e][0] for e in noise["experiment"]]
-noise["paper sd"] = [sec6_8.PAPER_CASE_A[e][1] for e in noise["experiment"]]
+noise["paper mean"] = [sec8.PAPER_CASE_A[e][0] for e in noise["experiment"]]
+noise["paper sd"] = [sec8.PAPER_CASE_A[e][1] for e in noise["experiment"]]
 show(noise, caption=f"Case A noise variance, ours ({PROFILE} profile; sd over data versions) vs the paper",
      digits=3, index=False)
 
@@ -156,9 +157,9 @@ plt.show()
 # and the three IWAE sample sizes go beyond the paper's table.
 
 # %% tags=["hide-input"]
-t1 = sec6_8.table1_frame(records, PROFILE)
-summ = sec6_8.table1_summary(t1)
-t1_csv = sec6_8.write_table1_csv(summ, PROFILE)
+t1 = sec8.table1_frame(records, PROFILE)
+summ = sec8.table1_summary(t1)
+t1_csv = sec8.write_table1_csv(summ, PROFILE)
 wide = summ.assign(val=[f"{m:.3f} ± {s:.3f}" for m, s in zip(summ["mean"], summ["sd"])]).pivot_table(
     index=["dataset", "metric", "method"], columns="K", values="val", aggfunc="first")
 show(wide, caption=f"Table 1 (paper): ours, {PROFILE} profile ({t1['version'].nunique()} data versions; "
@@ -174,7 +175,7 @@ show(wide, caption=f"Table 1 (paper): ours, {PROFILE} profile ({t1['version'].nu
 # the 5-D embeddings. That bias is why `avg_mi` above does not use KSG.
 
 # %% tags=["hide-input"]
-show(sec6_8.mi_estimator_check(), digits=3,
+show(sec8.mi_estimator_check(), digits=3,
      caption="Ours: KSG against the exact I(x; z) of the ground truth (n = 2000 draws, seed 0)")
 
 # %% [markdown]
@@ -182,8 +183,8 @@ show(sec6_8.mi_estimator_check(), digits=3,
 # restarts in the paper; the paper has a single IWAE row per K and no `neg_iwae` row).
 
 # %% tags=["hide-input"]
-ref = sec6_8.PAPER_TABLE1.assign(val=[f"{m:.3f} ± {s:.3f}" for m, s in
-                                      zip(sec6_8.PAPER_TABLE1["mean"], sec6_8.PAPER_TABLE1["sd"])])
+ref = sec8.PAPER_TABLE1.assign(val=[f"{m:.3f} ± {s:.3f}" for m, s in
+                                      zip(sec8.PAPER_TABLE1["mean"], sec8.PAPER_TABLE1["sd"])])
 show(ref.pivot_table(index=["dataset", "metric", "method"], columns="K", values="val", aggfunc="first"),
      caption=f"Table 1 (paper): the paper's numbers (reference for the {PROFILE} profile run above)")
 
@@ -199,10 +200,10 @@ def best_k(df, method, metric):
 
 pref = pd.DataFrame({
     "ELBO prefers K (ours, VAE)": best_k(summ, "vae", "neg_elbo"),
-    "paper (VAE)": best_k(sec6_8.PAPER_TABLE1, "vae", "neg_elbo"),
+    "paper (VAE)": best_k(sec8.PAPER_TABLE1, "vae", "neg_elbo"),
     **{f"IWAE bound prefers K (ours, {m})": best_k(summ, m, "neg_iwae")
        for m in summ["method"].unique() if m.startswith("iwae")},
-    "paper (IWAE)": best_k(sec6_8.PAPER_TABLE1, "iwae", "neg_elbo"),
+    "paper (IWAE)": best_k(sec8.PAPER_TABLE1, "iwae", "neg_elbo"),
 })
 show(pref, caption=f"Preferred K by bound: ours ({PROFILE} profile) and the paper's Table 1")
 print("(the paper prints K = 3 in bold for Figure-8 although its K = 2 entry is lower; we take the minimum)")
@@ -215,11 +216,11 @@ print("(the paper prints K = 3 in bold for Figure-8 although its K = 2 entry is 
 # Gaussian encoder. We measure this for the selected VAE of each K by the per-point
 # KL(q_phi(z|x) || p_theta(z|x)) = log p_theta(x) - ELBO(x) (the PMO term of Eq. 3):
 #
-# * K = 1: exact, by quadrature on a 1-D z-grid (`sec6_8.model_posterior_grid`), together
+# * K = 1: exact, by quadrature on a 1-D z-grid (`sec8.model_posterior_grid`), together
 #   with the KL of the *best* Gaussian (no amortisation), and the same for the ground truth;
-# * K = 2: exact, by quadrature on a 2-D grid (`sec6_8.grid_posterior_2d`: log p(x|z) +
+# * K = 2: exact, by quadrature on a 2-D grid (`sec8.grid_posterior_2d`: log p(x|z) +
 #   log p(z) with the model's decoder and learned sigma^2);
-# * K = 3: importance sampling with the encoder as proposal (`sec6_8.posterior_gap`; the
+# * K = 3: importance sampling with the encoder as proposal (`sec8.posterior_gap`; the
 #   ELBO and log p(x) from the same samples). It is a lower bound where q misses modes; for
 #   K = 2 we check it against the grid.
 #
@@ -233,7 +234,7 @@ print("(the paper prints K = 3 in bold for Figure-8 although its K = 2 entry is 
 
 # %% tags=["hide-input"]
 fig, ax = plt.subplots(1, 2, figsize=(10, 3.5))
-for i, ds in enumerate(sec6_8.CASE_B_DATASETS):
+for i, ds in enumerate(sec8.CASE_B_DATASETS):
     for metric, a in (("elbo_gap", ax[0]), ("noise_var", ax[1])):
         s = summ[(summ["dataset"] == ds) & (summ["method"] == "vae") & (summ["metric"] == metric)]
         a.errorbar(s["K"], s["mean"], yerr=s["sd"], marker="o", label=ds, c=f"C{i}")
@@ -242,7 +243,7 @@ ax[1].set_title("VAE: learned sigma^2 (mean over dims)", fontsize=10)
 ax[1].set_yscale("log")
 for a in ax:
     a.set_xlabel("K")
-    a.set_xticks(list(sec6_8.CASE_B_K))
+    a.set_xticks(list(sec8.CASE_B_K))
     a.legend(fontsize=9)
 plt.tight_layout()
 plt.show()
@@ -250,9 +251,9 @@ plt.show()
 # %% tags=["hide-input"]
 N_POST, S_POST = (100, 200) if PROFILE == "quick" else (300, 1000)
 post_v0, post_all = {}, {}
-for ds in sec6_8.CASE_B_DATASETS:
-    post_v0[ds] = sec6_8.posterior_simplicity(records, PROFILE, ds, version=0, n=N_POST, n_samples=S_POST)
-    post_all[ds] = sec6_8.posterior_simplicity_versions(records, PROFILE, ds, n=N_POST, n_samples=S_POST)[1]
+for ds in sec8.CASE_B_DATASETS:
+    post_v0[ds] = sec8.posterior_simplicity(records, PROFILE, ds, version=0, n=N_POST, n_samples=S_POST)
+    post_all[ds] = sec8.posterior_simplicity_versions(records, PROFILE, ds, n=N_POST, n_samples=S_POST)[1]
 
 # %% [markdown]
 # **Ours, beyond the paper: the numbers behind Figures 23-24, version 0.** Per data set,
@@ -262,7 +263,7 @@ for ds in sec6_8.CASE_B_DATASETS:
 # the ground truth and of the K = 1 model.
 
 # %% tags=["hide-input"]
-for ds in sec6_8.CASE_B_DATASETS:
+for ds in sec8.CASE_B_DATASETS:
     show(post_v0[ds][0].drop(columns=["K"]), digits=3,
          caption=f"{ds}, version 0, {N_POST} test points ({PROFILE} profile): posterior mismatch (nats)")
 
@@ -274,7 +275,7 @@ for ds in sec6_8.CASE_B_DATASETS:
 
 # %% tags=["hide-input"]
 check = []
-for ds in sec6_8.CASE_B_DATASETS:
+for ds in sec8.CASE_B_DATASETS:
     det = post_v0[ds][1]
     for K in (1, 2):
         if K in det:
@@ -291,7 +292,7 @@ show(pd.DataFrame(check), digits=3, index=False,
 
 # %% tags=["hide-input"]
 POST_COLS = ("sigma2", "active units", "KL(q||p) mean", "KL(q||p) median")
-for ds in sec6_8.CASE_B_DATASETS:
+for ds in sec8.CASE_B_DATASETS:
     pa = post_all[ds]
     tab = pd.DataFrame({(c, s): pa[c if s == "mean" else c + " sd"] for c in POST_COLS for s in ("mean", "sd")})
     tab.columns = pd.MultiIndex.from_tuples(tab.columns)
@@ -331,13 +332,13 @@ def posterior_figure(ds, fig_no):
                                 title=f"K = 2, same point: KL = {g2['kl_q'][i]:.2f}")
         a.title.set_fontsize(10)
     a = fig.add_subplot(gs[:, 2])
-    ks = [K for K in sec6_8.CASE_B_K if K in det]
+    ks = [K for K in sec8.CASE_B_K if K in det]
     a.boxplot([det[K]["kl"] for K in ks], showfliers=False)
     a.set_xticks(range(1, len(ks) + 1), [f"K = {K}" for K in ks])
     a.set_ylabel("per-point KL(q || p_theta(z|x)) (nats)")
     a.set_title("all test points (K = 3: importance sampled;\nwhiskers 1.5 IQR, outliers not drawn)", fontsize=10)
     fig.suptitle(f"Figure {fig_no} ({ds}, {PROFILE}, version 0): "
-                 f"sigma^2 = " + " / ".join(f"{tab.loc[f'VAE K = {K}', 'sigma2']:.3f}" for K in sec6_8.CASE_B_K
+                 f"sigma^2 = " + " / ".join(f"{tab.loc[f'VAE K = {K}', 'sigma2']:.3f}" for K in sec8.CASE_B_K
                                              if f"VAE K = {K}" in tab.index) + " for K = 1 / 2 / 3", fontsize=11)
     plt.tight_layout()
     plt.show()
@@ -375,13 +376,13 @@ posterior_figure("figure8_5d", 24)
 
 # %% tags=["hide-input"]
 x_f = data.splits("figure8_5d", 0, n_train=10, n_val=10, n_test=300)["test"].x
-projectors = {"ground truth (K = 1)": lambda a: sec6_8.ground_truth_projection("figure8_5d", a)}
+projectors = {"ground truth (K = 1)": lambda a: appF.ground_truth_projection("figure8_5d", a)}
 for r in records:
     t = r["config"]["task"]
     if t["dataset"] == "figure8_5d" and t["method"] == "vae" and t["version"] == 0:
-        projectors[f"VAE K = {t['latent_dim']}"] = (lambda m: (lambda a: sec6_8.model_projection(m, a)))(
+        projectors[f"VAE K = {t['latent_dim']}"] = (lambda m: (lambda a: appF.model_projection(m, a)))(
             load_selected(r))
-proj = sec6_8.projection_defence(projectors, x_f, radius=0.5, seed=SEED)
+proj = appF.projection_defence(projectors, x_f, radius=0.5, seed=SEED)
 show(proj, digits=3, caption=f"App. F random-perturbation test (ours, {PROFILE} profile; figure8_5d "
                              f"version 0, {len(x_f)} test points)")
 
@@ -422,20 +423,20 @@ plt.show()
 # sigma^2 barely moves the attacked point, so the attack survives. We test this on
 # Figure-8-5D (every data version with Table-1 VAEs):
 #
-# * **Label.** y = 1[f_GT(z)_1 > 0] (`sec6_8.manifold_label`): which loop of the 8 the
+# * **Label.** y = 1[f_GT(z)_1 > 0] (`appF.manifold_label`): which loop of the 8 the
 #   de-noised point lies on (= 1[z > 0]). It depends on f_GT(z) only, as Eq. 32 requires,
 #   is balanced, and a linear classifier can learn it (the classes touch only at the
 #   crossing of the 8).
 # * **Learned classifier.** Logistic regression on the noisy training split
-#   (`sec6_8.fit_label_classifier`), the straight orange line of Figure 7.
+#   (`appF.fit_label_classifier`), the straight orange line of Figure 7.
 # * **Attack.** For each correctly classified test point, the smallest perturbation that
 #   crosses the learned boundary (closed form for a linear classifier,
-#   `sec6_8.linear_attack`), pushed 1 % past the boundary.
+#   `appF.linear_attack`), pushed 1 % past the boundary.
 # * **Defences.** Replace the attacked point by its projection onto (c) the true manifold
 #   (f_GT at the true posterior's mode), (a) the manifold of the K = 1 VAE (the true K,
 #   sigma^2 learned jointly), (b) the manifolds of the K = 2, 3 VAEs, all with M(x) =
 #   f(mu(x)); and no defence.
-# * **Measures** (`sec6_8.defence_table`). *Survival*: share of successful attacks whose
+# * **Measures** (`appF.defence_table`). *Survival*: share of successful attacks whose
 #   defended prediction is still wrong. *Valid attacks*: share of attacks that leave the
 #   true label unchanged (the true label of an attacked point is the label of its
 #   projection onto the true manifold); App. F's notion of an adversarial example, and
@@ -455,11 +456,11 @@ plt.show()
 # counts are quoted to the nearest hundred.
 
 # %% tags=["hide-input"]
-curve, appf_full = sec6_8.appf_overshoot_curve(records, PROFILE)
-appf_per, appf_summ, appf_v0 = appf_full[sec6_8.APPF_OVERSHOOT]
+curve, appf_full = appF.appf_overshoot_curve(records, PROFILE)
+appf_per, appf_summ, appf_v0 = appf_full[appF.APPF_OVERSHOOT]
 # Trials behind each rate: appf_attack attacks those of the first n_test test points that
 # the classifier gets right; "test accuracy", "attack success" and "valid attacks" are exact shares of them.
-N_ATTACKED = min(inspect.signature(sec6_8.appf_attack).parameters["n_test"].default, prof.n_test)
+N_ATTACKED = min(inspect.signature(appF.appf_attack).parameters["n_test"].default, prof.n_test)
 
 
 def appf_counts(per):
@@ -494,7 +495,7 @@ rates = pd.DataFrame({(c, s): (appf_summ[c] if s == "rate" else
 rates.columns = pd.MultiIndex.from_tuples(rates.columns)
 show(rates, digits=2, caption=f"App. F attack survival (ours, {PROFILE} profile; figure8_5d, "
                               f"{int(appf_summ['versions'].iloc[0])} data versions, overshoot "
-                              f"{sec6_8.APPF_OVERSHOOT:.0%}; rate and binomial SE)")
+                              f"{appF.APPF_OVERSHOOT:.0%}; rate and binomial SE)")
 n0 = appf_n.loc["no defence"]
 va = appf_summ.loc["no defence", "valid attacks"]
 acc = appf_summ["test accuracy"].iloc[0]
@@ -517,7 +518,7 @@ geom = pd.DataFrame({(c, s): appf_summ[c if s == "mean" else c + " sd"] for c in
                     index=appf_summ.index)
 geom.columns = pd.MultiIndex.from_tuples(geom.columns)
 show(geom, digits=3, caption=f"App. F projection of the attacked points (ours, {PROFILE} profile; overshoot "
-                             f"{sec6_8.APPF_OVERSHOOT:.0%}; mean and sd over data versions)")
+                             f"{appF.APPF_OVERSHOOT:.0%}; mean and sd over data versions)")
 
 # %% [markdown]
 # **Ours, beyond the paper: survival among valid attacks by overshoot,** rate and
@@ -552,7 +553,7 @@ show(pd.DataFrame({"overshoot": [f"{o:.0%}" for o in va_ov.index],
 # attack survives.
 
 # %% tags=["hide-input"]
-truth8 = data.get(sec6_8.APPF_DATASET)
+truth8 = data.get(appF.APPF_DATASET)
 zz = np.linspace(-3, 3, 400)[:, None]
 f_true8 = truth8.f(zz)
 ex = plots.pick_by_quantile(np.linalg.norm(appf_v0["x_adv"] - appf_v0["x"], axis=1), (0.25, 0.5, 0.75),
@@ -603,7 +604,7 @@ for j, (c, lab) in enumerate((("survival", "all attacks"), ("survival (valid)", 
     ax[0].bar(pos + (j - 0.5) * 0.38, appf_summ[c], 0.38, yerr=appf_summ[c + " sd"], label=lab, color=f"C{j}")
 ax[0].set_xticks(pos, appf_summ.index, rotation=20, fontsize=9)
 ax[0].set_ylabel("attack survival")
-ax[0].set_title(f"survival after the defence (overshoot {sec6_8.APPF_OVERSHOOT:.0%})", fontsize=10)
+ax[0].set_title(f"survival after the defence (overshoot {appF.APPF_OVERSHOOT:.0%})", fontsize=10)
 ax[0].legend(fontsize=9)
 for i, (d, s) in enumerate(curve.groupby("defence", sort=False)):
     ax[1].errorbar(s["overshoot"], s["survival (valid)"], yerr=s["survival (valid) sd"], marker="o",
@@ -648,19 +649,19 @@ for e in nm.index:
                 "verdict": ("not meaningful: quick profile (5 epochs, untrained models)" if PROFILE == "quick"
                             else "over-estimates (agrees in direction)" if 0.011 < nm.loc[e, "mean"] < 0.05
                             else "differs")})
-for ds in sec6_8.CASE_B_DATASETS:
+for ds in sec8.CASE_B_DATASETS:
     k_vae = pref.loc[ds, "ELBO prefers K (ours, VAE)"]
     out.append({"claim": f"Table 1 {ds}: the ELBO prefers K > 1", "paper": f"K = {pref.loc[ds, 'paper (VAE)']}",
                 "ours": f"K = {k_vae}", "verdict": "agrees" if k_vae > 1 else "differs"})
     out.append({"claim": f"Table 1 {ds}: avg_i I(x; z_i) falls with K (VAE)",
-                "paper": "yes", "ours": "K=1,2,3: " + " / ".join(f"{g(ds, 'avg_mi', K):.3f}" for K in sec6_8.CASE_B_K),
+                "paper": "yes", "ours": "K=1,2,3: " + " / ".join(f"{g(ds, 'avg_mi', K):.3f}" for K in sec8.CASE_B_K),
                 "verdict": "agrees" if g(ds, "avg_mi", 1) > g(ds, "avg_mi", 3) else "differs"})
     out.append({"claim": f"Table 1 {ds}: learned sigma^2 falls with K (VAE)",
-                "paper": "yes", "ours": "K=1,2,3: " + " / ".join(f"{g(ds, 'noise_var', K):.4f}" for K in sec6_8.CASE_B_K),
+                "paper": "yes", "ours": "K=1,2,3: " + " / ".join(f"{g(ds, 'noise_var', K):.4f}" for K in sec8.CASE_B_K),
                 "verdict": "agrees" if g(ds, "noise_var", 1) > g(ds, "noise_var", 3) else "differs"})
 for ds, fig_no in (("clusters_5d", 23), ("figure8_5d", 24)):
     pa = post_all[ds]
-    ks = [K for K in sec6_8.CASE_B_K if f"VAE K = {K}" in pa.index]
+    ks = [K for K in sec8.CASE_B_K if f"VAE K = {K}" in pa.index]
     falls = {}
     for stat in ("mean", "median"):
         v = {K: float(pa.loc[f"VAE K = {K}", f"KL(q||p) {stat}"]) for K in ks}
@@ -681,7 +682,7 @@ t_valid = appf_summ.loc["true manifold", "survival (valid)"]
 t_valid_se = float(binom_se(t_valid, appf_n.loc["true manifold", "valid"]))
 out.append({"claim": "App. F: projecting onto the true manifold defeats attacks that keep the true label",
             "paper": "qualitative (Fig. 7a)",
-            "ours": f"survival (valid) {t_valid:.2f} ± {t_valid_se:.2f} at overshoot {sec6_8.APPF_OVERSHOOT:.0%}",
+            "ours": f"survival (valid) {t_valid:.2f} ± {t_valid_se:.2f} at overshoot {appF.APPF_OVERSHOOT:.0%}",
             "verdict": "agrees" if t_valid < 0.1 else "differs"})
 for col, what in (("survival", "all attacks"), ("survival (valid)", "valid attacks")):
     sv = curve.pivot(index="defence", columns="overshoot", values=col)
@@ -690,7 +691,7 @@ for col, what in (("survival", "all attacks"), ("survival (valid)", "valid attac
     worse = [o for o in sv.columns if min(sv.loc["VAE K = 2", o], sv.loc["VAE K = 3", o]) > sv.loc["VAE K = 1", o]]
     out.append({"claim": f"App. F: attacks survive the mismatched K = 2, 3 projections more than K = 1 ({what})",
                 "paper": "qualitative (Fig. 7b)",
-                "ours": "; ".join(f"{o:.0%}: " + " / ".join(f"{sv.loc[f'VAE K = {K}', o]:.2f}" for K in sec6_8.CASE_B_K)
+                "ours": "; ".join(f"{o:.0%}: " + " / ".join(f"{sv.loc[f'VAE K = {K}', o]:.2f}" for K in sec8.CASE_B_K)
                                   for o in sv.columns) + " (K = 1 / 2 / 3 by overshoot)",
                 "verdict": ("agrees" if len(worse) == len(sv.columns) else "differs" if not worse
                             else "partly: overshoot " + ", ".join(f"{o:.0%}" for o in worse) + " only")})

@@ -1,5 +1,5 @@
 """Tests of the Appendix F attack / defence functions and the Figs. 23-24 posterior
-measures in vaefail_core.sec6_8 (and their plot helpers)."""
+measures in vaefail_core.paper.appF and paper.sec8 (and their plot helpers)."""
 import math
 
 import numpy as np
@@ -7,7 +7,8 @@ import pytest
 import torch
 from scipy import stats
 
-from vaefail_core import data, sec6_8
+from vaefail_core import data
+from vaefail_core.paper import appF, sec8
 
 
 # --------------------------------------------------------------------------------------
@@ -17,7 +18,7 @@ def test_linear_attack_lands_exactly_on_the_boundary():
     rng = np.random.default_rng(0)
     w, b = rng.normal(size=5), 0.3
     x = rng.normal(size=(50, 5))
-    eta = sec6_8.linear_attack(w, b, x)
+    eta = appF.linear_attack(w, b, x)
     s = x @ w + b
     assert np.abs((x + eta) @ w + b).max() < 1e-12                      # on the boundary
     assert np.allclose(np.linalg.norm(eta, axis=1), np.abs(s) / np.linalg.norm(w))
@@ -28,18 +29,18 @@ def test_linear_attack_lands_exactly_on_the_boundary():
     d /= np.linalg.norm(d, axis=1, keepdims=True)
     assert (np.abs(s[0]) / np.abs(d @ w) >= np.linalg.norm(eta[0]) - 1e-12).all()
     # with an overshoot every point crosses, by exactly that share of the distance
-    eta2 = sec6_8.linear_attack(w, b, x, overshoot=0.1)
+    eta2 = appF.linear_attack(w, b, x, overshoot=0.1)
     assert (np.sign((x + eta2) @ w + b) == -np.sign(s)).all()
     assert np.allclose(eta2, 1.1 * eta)
 
 
 def test_linear_attack_bad_input():
     with pytest.raises(ValueError):
-        sec6_8.linear_attack(np.zeros(3), 0.0, np.ones((2, 3)))
+        appF.linear_attack(np.zeros(3), 0.0, np.ones((2, 3)))
     with pytest.raises(ValueError):
-        sec6_8.linear_attack(np.ones(3), 0.0, np.ones((2, 4)))
+        appF.linear_attack(np.ones(3), 0.0, np.ones((2, 4)))
     with pytest.raises(ValueError):
-        sec6_8.linear_attack(np.ones(3), 0.0, np.ones((2, 3)), overshoot=-0.5)
+        appF.linear_attack(np.ones(3), 0.0, np.ones((2, 3)), overshoot=-0.5)
 
 
 def _figure7_cartoon(n=40):
@@ -49,7 +50,7 @@ def _figure7_cartoon(n=40):
     y = np.ones(n, dtype=np.int64)
     w, b = np.array([1.0, 1.0]), 0.0
     predict = lambda a: (a @ w + b > 0).astype(np.int64)
-    x_adv = x + sec6_8.linear_attack(w, b, x, overshoot=0.1)
+    x_adv = x + appF.linear_attack(w, b, x, overshoot=0.1)
     return x, y, x_adv, predict
 
 
@@ -60,7 +61,7 @@ def test_defence_table_identity_truth_and_mismatched_projection():
     proj = {"none": (x, x_adv), "truth": (on_manifold(x), on_manifold(x_adv)),
             "mismatched": (shrink(x), shrink(x_adv))}
     y_true_adv = (x_adv[:, 0] > 0).astype(np.int64)      # the attack keeps x_1 > 0: all valid
-    df = sec6_8.defence_table(predict, proj, x, x_adv, y, y_true_adv, clean=on_manifold(x))
+    df = appF.defence_table(predict, proj, x, x_adv, y, y_true_adv, clean=on_manifold(x))
     assert (df["attack success"] == 1.0).all()
     assert df.loc["none", "survival"] == 1.0 and df.loc["none", "kept"] == pytest.approx(1.0)
     assert df.loc["truth", "survival"] == 0.0 and df.loc["truth", "survival (valid)"] == 0.0
@@ -71,27 +72,27 @@ def test_defence_table_identity_truth_and_mismatched_projection():
     assert df.loc["truth", "kept"] == pytest.approx(1 / math.sqrt(2))
     assert df.loc["truth", "dist after"] < df.loc["none", "dist after"] == df.loc["none", "dist before"]
     # invalid attacks (true label flipped) are left out of survival (valid)
-    df2 = sec6_8.defence_table(predict, proj, x, x_adv, y, 1 - y_true_adv)
+    df2 = appF.defence_table(predict, proj, x, x_adv, y, 1 - y_true_adv)
     assert df2.loc["none", "valid attacks"] == 0.0 and np.isnan(df2.loc["none", "survival (valid)"])
 
 
 def test_defence_table_bad_input():
     x, y, x_adv, predict = _figure7_cartoon()
     with pytest.raises(ValueError):      # no attack crosses
-        sec6_8.defence_table(predict, {"none": (x, x)}, x, x, y)
+        appF.defence_table(predict, {"none": (x, x)}, x, x, y)
     with pytest.raises(ValueError):
-        sec6_8.defence_table(predict, {"none": (x, x_adv[:3])}, x, x_adv, y)
+        appF.defence_table(predict, {"none": (x, x_adv[:3])}, x, x_adv, y)
     with pytest.raises(ValueError):
-        sec6_8.defence_table(predict, {"none": (x, x_adv)}, x, x_adv, y[:3])
+        appF.defence_table(predict, {"none": (x, x_adv)}, x, x_adv, y[:3])
 
 
 def test_manifold_label_is_the_loop_of_the_figure8():
     z = np.random.default_rng(1).standard_normal((2000, 1))
-    y = sec6_8.manifold_label("figure8_5d", z)
+    y = appF.manifold_label("figure8_5d", z)
     far = np.abs(z[:, 0]) > 0.02          # the surrogate may differ from the closed form at 0
     assert (y[far] == (z[far, 0] > 0)).all()
     assert 0.45 < y.mean() < 0.55
-    assert (sec6_8.manifold_label("figure8", z) == y).all()
+    assert (appF.manifold_label("figure8", z) == y).all()
 
 
 def test_true_projection_ignores_perturbations_off_the_plane():
@@ -101,22 +102,22 @@ def test_true_projection_ignores_perturbations_off_the_plane():
     A = data.EMBED_5D
     P = np.eye(5) - A.T @ np.linalg.solve(A @ A.T, A)
     r = np.random.default_rng(2).normal(size=(100, 5))
-    z0 = sec6_8.ground_truth_mode("figure8_5d", s.x)
-    assert np.array_equal(z0, sec6_8.ground_truth_mode("figure8_5d", s.x + r @ P))
+    z0 = appF.ground_truth_mode("figure8_5d", s.x)
+    assert np.array_equal(z0, appF.ground_truth_mode("figure8_5d", s.x + r @ P))
     # the same perturbation within the plane does move the modes
-    moved = sec6_8.ground_truth_mode("figure8_5d", s.x + 0.3 * r @ (np.eye(5) - P))
+    moved = appF.ground_truth_mode("figure8_5d", s.x + 0.3 * r @ (np.eye(5) - P))
     assert np.mean(moved != z0) > 0.5
-    proj = sec6_8.ground_truth_projection("figure8_5d", s.x)
+    proj = appF.ground_truth_projection("figure8_5d", s.x)
     assert np.allclose(proj, data.get("figure8_5d").f(z0[:, None]))
 
 
 def test_fit_label_classifier_learns_the_loop():
     s = data.get("figure8_5d").sample(1000, 3)
-    y = sec6_8.manifold_label("figure8_5d", s.z)
-    clf = sec6_8.fit_label_classifier(s.x, y)
+    y = appF.manifold_label("figure8_5d", s.z)
+    clf = appF.fit_label_classifier(s.x, y)
     assert clf.score(s.x, y) > 0.9
     with pytest.raises(ValueError):
-        sec6_8.fit_label_classifier(s.x, np.zeros(len(s.x)))
+        appF.fit_label_classifier(s.x, np.zeros(len(s.x)))
 
 
 # --------------------------------------------------------------------------------------
@@ -134,7 +135,7 @@ def test_grid_posterior_2d_matches_linear_gaussian():
     W = np.array([[1.0, 0.4], [0.2, -0.8], [0.5, 0.5]])
     c, s2 = np.array([0.1, -0.2, 0.3]), 0.3
     x = np.random.default_rng(0).normal(size=(4, 3))
-    g = sec6_8.grid_posterior_2d(lambda Z: Z @ W.T + c, s2, x, lim=6.0, n=161)
+    g = sec8.grid_posterior_2d(lambda Z: Z @ W.T + c, s2, x, lim=6.0, n=161)
     w = np.exp(g["log_w"])
     assert np.allclose((g["post"] * w).sum((1, 2)), 1.0, atol=1e-10)
     m, S, lpx = _linear_gaussian(W, c, s2, x)
@@ -145,7 +146,7 @@ def test_grid_posterior_2d_matches_linear_gaussian():
     assert np.allclose(cov12, S[0, 1], atol=1e-4)
     assert np.allclose(g["log_px"], lpx, atol=1e-4)
     with pytest.raises(ValueError):
-        sec6_8.grid_posterior_2d(lambda Z: Z @ W.T, s2, x[:, :2])
+        sec8.grid_posterior_2d(lambda Z: Z @ W.T, s2, x[:, :2])
 
 
 def test_kl_gaussian_to_grid_2d_closed_form():
@@ -153,14 +154,14 @@ def test_kl_gaussian_to_grid_2d_closed_form():
     W = np.array([[1.2, 0.0], [0.0, 0.7], [0.0, 0.0]])
     c, s2 = np.zeros(3), 0.25
     x = np.array([[0.4, -0.3, 0.1], [-1.0, 0.5, 0.0]])
-    g = sec6_8.grid_posterior_2d(lambda Z: Z @ W.T + c, s2, x, lim=6.0, n=201)
+    g = sec8.grid_posterior_2d(lambda Z: Z @ W.T + c, s2, x, lim=6.0, n=201)
     m, S, _ = _linear_gaussian(W, c, s2, x)
     sd = np.sqrt(np.diag(S))[None].repeat(2, 0)
-    assert np.abs(sec6_8.kl_gaussian_to_grid_2d(g, m, sd)).max() < 1e-4
+    assert np.abs(sec8.kl_gaussian_to_grid_2d(g, m, sd)).max() < 1e-4
     # a shifted, wider q: KL between two diagonal Gaussians in closed form
     mq, sq = m + 0.3, 1.5 * sd
     kl = (np.log(sd / sq) + (sq ** 2 + (mq - m) ** 2) / (2 * sd ** 2) - 0.5).sum(1)
-    assert np.allclose(sec6_8.kl_gaussian_to_grid_2d(g, mq, sq), kl, atol=1e-4)
+    assert np.allclose(sec8.kl_gaussian_to_grid_2d(g, mq, sq), kl, atol=1e-4)
 
 
 def _prior_encoder_vae(K, seed=0):
@@ -181,15 +182,15 @@ def test_posterior_gap_matches_grid_kl(K):
     vae = _prior_encoder_vae(K)
     from vaefail_core.evaluate import sample_px
     x = sample_px(vae, 40, tag="t")[0]
-    gap = sec6_8.posterior_gap(vae, x, n_samples=4000)
+    gap = sec8.posterior_gap(vae, x, n_samples=4000)
     assert (gap["gap_is"] >= 0).all()
     assert np.allclose(gap["log_px_is"] + gap["neg_elbo"], gap["gap_is"])
-    grid = sec6_8.model_posterior_grid(vae, x, lim=5.0, n=141, best_gaussian=False)
+    grid = sec8.model_posterior_grid(vae, x, lim=5.0, n=141, best_gaussian=False)
     assert np.allclose(grid["q_mu"], 0.0) and np.allclose(grid["q_sd"], 1.0)
     assert np.abs(grid["log_px"] - gap["log_px_is"]).mean() < 0.02
     assert abs(grid["kl_q"].mean() - gap["gap_is"].mean()) < 0.02
     assert grid["kl_q"].mean() > 0.05                  # not a trivial (zero-KL) case
-    assert sec6_8.active_units(vae, x) == 0            # q ignores x
+    assert sec8.active_units(vae, x) == 0            # q ignores x
 
 
 def test_plot_helpers_draw():

@@ -282,8 +282,8 @@ def test_eq9_bad_input():
 # --------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def mi_check():
-    from vaefail_core import sec6_8
-    return sec6_8.mi_estimator_check(("figure8", "circle", "absolute_value", "figure8_5d"), n=2000)
+    from vaefail_core.paper import sec8
+    return sec8.mi_estimator_check(("figure8", "circle", "absolute_value", "figure8_5d"), n=2000)
 
 
 def test_ksg_matches_exact_mi_on_benchmarks(mi_check):

@@ -15,7 +15,7 @@ import torch
 from . import evaluate, linear, posterior, sec5, sec7, toy
 from .cache import cached_json
 from .sec5 import SEC5_BOTH_CONDITIONS, SEC5_ONE_CONDITION, section5_tasks  # noqa: F401 (re-exported)
-from .sec6_8 import section8_tasks
+from .paper.sec8 import section8_tasks
 from .sec7 import section7_tasks
 from .sweep import load_or_run, process_map, run_sweep
 from .uci_tables import uci_tasks

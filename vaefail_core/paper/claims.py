@@ -28,7 +28,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from .. import experiments, sec5, sec6_8, sec7, uci_tables
+from .. import experiments, sec5, sec7, uci_tables
+from . import sec8
 from ..cache import cached_json
 from ..sweep import load_or_run
 from . import reference as R
@@ -261,7 +262,7 @@ def _series(df: pd.DataFrame, keys: list[str], value: str, prefix: tuple) -> dic
 
 
 def _ev_table1(profile: str, recs: list[dict]) -> dict:
-    f = sec6_8.table1_frame(recs, profile, ksg=False)
+    f = sec8.table1_frame(recs, profile, ksg=False)
     f = f[f["method"] != "truth"].copy()
     iw = f[f["method"].str.startswith("iwae")]
     # IWAE: per data version the S with the smallest validation kNN (App. D's rule)
@@ -278,7 +279,7 @@ def _ev_table1(profile: str, recs: list[dict]) -> dict:
 
 
 def _ev_case_a(profile: str, recs: list[dict]) -> dict:
-    ca = sec6_8.case_a_table(recs)
+    ca = sec8.case_a_table(recs)
     return _series(ca, ["experiment"], "sigma2", ("case_a",)) if len(ca) else {}
 
 
