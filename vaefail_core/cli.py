@@ -6,6 +6,7 @@
     vaefail surrogates [NAME ...] [--refit]             fit / check the surrogate cache
     vaefail sweep NAME [--profile P] [--workers W]      run / resume a training sweep
     vaefail sweep NAME [--profile P] --dask ADDRESS     ... on a Dask cluster (dask_map.py)
+    vaefail sweep NAME [--profile P] --device cuda      ... on this machine's GPU
     vaefail scorecard [--profile P]                     every claim of the paper, judged
 
 ``vaefail scorecard`` judges the claims registry (``paper/claims.py``) on the results
@@ -37,6 +38,12 @@ Limits (checked before any data is generated or any file is opened):
   trained. The records are written by this process into ``results/<profile>/``, as
   without ``--dask``; the workers need no shared filesystem. Needs the packages
   ``dask`` and ``distributed`` (the ``test`` extra installs them).
+* ``sweep --device D``: ``cpu`` (the default; the groups and records are those of a run
+  without the flag), ``cuda`` (this machine's GPU; without one, torch reporting
+  ``torch.cuda.is_available()`` False, it is an error, status 2, before anything is
+  trained) or ``auto`` (``cuda`` if available, else ``cpu``). On the GPU the ensembles are
+  sized to its free memory (``sweep.max_models_for``) and ``--workers`` defaults to 1. Not
+  with ``--dask``.
 
 Errors. Bad input (usage errors, unknown names, values out of range, an unwritable
 ``--out``, a missing UCI file, ...) prints exactly one line ``vaefail: error: ...`` to
@@ -204,7 +211,17 @@ def _cmd_sweep(args) -> int:
         return _fail(f"unknown profile {args.profile!r}; choose one of {', '.join(PROFILES)}")
     if args.workers is not None and not 1 <= args.workers <= MAX_WORKERS:
         return _fail(f"--workers must be an integer in [1, {MAX_WORKERS}], got {args.workers}")
-    workers = DEFAULT_WORKERS if args.workers is None else args.workers
+    from .sweep import resolve_device
+
+    try:
+        device = resolve_device(args.device)
+    except ValueError as exc:
+        return _fail(str(exc))
+    if args.dask is not None and device != "cpu":
+        return _fail(f"--dask and --device {args.device} exclude each other: a Dask cluster's "
+                     f"workers train on their CPUs")
+    # one process per GPU: its ensembles are sized to the whole of its free memory
+    workers = (DEFAULT_WORKERS if device == "cpu" else 1) if args.workers is None else args.workers
     if args.dask is not None:
         if args.workers is not None and args.workers > 1:
             return _fail(f"--dask and --workers {args.workers} exclude each other: the Dask "
@@ -218,7 +235,8 @@ def _cmd_sweep(args) -> int:
             parse_address(args.dask, MAX_WORKERS)
         except ValueError as exc:
             return _fail(str(exc))
-    res = run_named_sweep(args.name, args.profile, workers=workers, progress=True, dask=args.dask)
+    res = run_named_sweep(args.name, args.profile, workers=workers, progress=True, dask=args.dask,
+                          device=device)
     print(f"{args.name} [{args.profile}]: {len(res)} tasks, {res.n_computed} computed, "
           f"{res.n_cached} from the cache")
     return 0
@@ -264,6 +282,9 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--dask", default=None, metavar="ADDRESS",
                    help=f"train on a Dask cluster instead: local:N (N in 1..{MAX_WORKERS} local "
                         f"worker processes) or tcp://host:port (a dask scheduler)")
+    w.add_argument("--device", default="cpu", metavar="DEVICE",
+                   help="cpu | cuda | auto (cuda if available): where the groups train (default cpu; "
+                        "cuda sizes the ensembles to the GPU's free memory, --workers defaults to 1)")
     w.set_defaults(func=_cmd_sweep)
     c = sub.add_parser("scorecard", help="judge every claim of the paper on the cached results")
     c.add_argument("--profile", default="reduced", help="quick | reduced | paper (default reduced)")

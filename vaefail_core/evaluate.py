@@ -201,7 +201,9 @@ def knn_statistic(model: VAE, x_ref, n_samples: int | None = None, tag: str = "k
     """Smooth kNN z-score (``metrics.smooth_knn_statistic``; App. D) of samples from each
     member's learned p_theta(x) against held-out data x_ref ([N, D] or [M, N, D]); as many
     samples as reference points unless ``n_samples``. Lower is better. [M] (NaN for
-    members not in ``members``)."""
+    members not in ``members``). The samples are drawn on the model's device; the
+    statistic itself runs on the CPU in float64 whatever that device is (given the
+    samples, its value does not depend on the device)."""
     knn_kwargs.setdefault("max_n", metrics.KNN_MAX_N)     # the tables' sample size per side
     M = model.n_models
     X = as_members(x_ref, M, "cpu").numpy()
@@ -227,8 +229,8 @@ def noise_eq9(model: VAE, x, n_samples: int = 10, tag: str = "eq9", batch: int =
         z = mu.unsqueeze(1) + torch.exp(0.5 * lv).unsqueeze(1) * rng.normal(n_samples, b - a, K)
         fs.append(model.decode(z))
     f = torch.cat(fs, 2)   # [M, S, N, D]
-    return np.stack([np.asarray(metrics.noise_variance_eq9(X[m].cpu(), f[m].cpu()))
-                     for m in range(M)])
+    # on the model's device (a GPU copies only the [D] result back, not f)
+    return np.stack([metrics.noise_variance_eq9(X[m], f[m]).cpu().numpy() for m in range(M)])
 
 
 @torch.no_grad()

@@ -17,7 +17,7 @@ from .cache import cached_json
 from .sec5 import SEC5_BOTH_CONDITIONS, SEC5_ONE_CONDITION, section5_tasks  # noqa: F401 (re-exported)
 from .paper.sec8 import section8_tasks
 from .sec7 import section7_tasks
-from .sweep import load_or_run, process_map, run_sweep
+from .sweep import load_or_run, process_map, resolve_device, run_sweep
 from .uci_tables import uci_tasks
 
 # -- Sec. 5.2, Eq. 6 -------------------------------------------------------------------
@@ -134,34 +134,45 @@ SWEEPS = {"section5": section5_tasks, "section7": section7_tasks, "section8": se
 
 
 def run_named_sweep(name: str, profile: str, workers: int = 2, progress: bool | None = None,
-                    dask: str | None = None):
+                    dask: str | None = None, device: str = "cpu"):
     """Run (or resume) a named sweep into ``results/<profile>/``; finished tasks are
     skipped, so an interrupted run continues where it stopped.
 
     ``dask``: a Dask scheduler (``tcp://host:port``, or ``local:N`` for N local worker
     processes; ``dask_map.py``) that trains the groups instead of ``workers`` processes;
-    the records are written here, as without it."""
+    the records are written here, as without it.
+
+    ``device``: "cpu" (default), "cuda" or "auto" (``sweep.resolve_device``); on a GPU
+    the ensembles are sized to its free memory (``sweep.max_models_for``), so use one
+    worker (``workers=1``). Not with ``dask`` (the memory would be queried here, not on
+    the workers)."""
     if name not in SWEEPS:
         raise ValueError(f"unknown sweep {name!r}; choose one of {sorted(SWEEPS)}")
+    device = resolve_device(device)
+    if dask is not None and device != "cpu":
+        raise ValueError(f"a sweep on a Dask cluster trains on the CPU; --device {device} "
+                         f"is for a sweep on this machine")
     tasks = SWEEPS[name](profile)
     if dask is not None:
         from .dask_map import dask_map
 
         # connects to a tcp:// scheduler before anything runs; the Dask bar counts models
         with dask_map(dask, progress=progress) as map_fn:
-            return run_sweep(tasks, progress=False, map_fn=map_fn)
+            return run_sweep(tasks, progress=False, map_fn=map_fn, device=device)
     map_fn = process_map(workers) if workers > 1 else map
-    return run_sweep(tasks, progress=progress, map_fn=map_fn)
+    return run_sweep(tasks, progress=progress, map_fn=map_fn, device=device)
 
 
-def page_records(name: str, profile: str, train_missing: bool = False, retrain: bool = False) -> list[dict]:
+def page_records(name: str, profile: str, train_missing: bool = False, retrain: bool = False,
+                 device: str = "cpu") -> list[dict]:
     """The records of a named sweep for a book page (``sweep.load_or_run``), printing how
     many are available and, if some are not computed yet, which and how to compute them
-    (a page says what is missing instead of silently training for an hour)."""
+    (a page says what is missing instead of silently training for an hour). ``device``
+    ("cpu", "cuda" or "auto"): where missing records train (with ``train_missing``)."""
     if name not in SWEEPS:
         raise ValueError(f"unknown sweep {name!r}; choose one of {sorted(SWEEPS)}")
     tasks = SWEEPS[name](profile)
-    records, missing = load_or_run(tasks, train_missing, retrain)
+    records, missing = load_or_run(tasks, train_missing, retrain, device=device)
     print(f"{len(tasks)} tasks, {len(records)} available under profile {profile!r}")
     if missing:
         print(f"not computed yet ({len(missing)}):", sorted({re.sub(r"-v\d+-", " ", t.label) for t in missing}))

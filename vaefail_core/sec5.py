@@ -99,14 +99,17 @@ def load_records(profile: str, cache_dir=None) -> list[dict]:
     return recs
 
 
-def ensure_records(profile: str, recompute: bool = False, workers: int = 2) -> list[dict]:
+def ensure_records(profile: str, recompute: bool = False, workers: int = 2,
+                   device: str = "cpu") -> list[dict]:
     """The Section-5 sweep's records under ``profile``: loaded from the cache, with any
     missing (or stale) task trained first (``sweep.run_sweep``; ``vaefail sweep section5
     --profile P`` does the same from the shell). ``recompute=True`` retrains every task.
     The quick sweep takes well under a minute on 2 cores; reduced about 20-40 min.
     The one policy for missing records is ``sweep.load_or_run``; the Section 5 pages ask
-    it to train what is missing."""
-    records, _ = load_or_run(section5_tasks(profile), train_missing=True, retrain=recompute, workers=workers)
+    it to train what is missing. ``device`` ("cpu", "cuda" or "auto"): where it trains
+    (on a GPU pass ``workers=1``: the ensembles are sized to its memory)."""
+    records, _ = load_or_run(section5_tasks(profile), train_missing=True, retrain=recompute, workers=workers,
+                             device=device)
     return records
 
 

@@ -7,7 +7,8 @@ of restarts under a profile (``profiles.py``). ``run_sweep(tasks)``:
    the key of the task's full config + ``CODE_VERSION``, and its parameter file has the
    recorded sha256); anything else (missing, truncated, edited, stale) is recomputed;
 2. groups the remaining tasks whose shapes match (same D, K, method, S, learned-noise
-   flag, architecture, profile) into ensembles of at most ``profile.max_models`` members:
+   flag, architecture, profile) into ensembles of at most ``profile.max_models`` members
+   (on a GPU, ``device="cuda"``: as many as its free memory holds, ``max_models_for``):
    restarts x data versions x LIN (T, R) x data sets share one batched model;
 3. maps ``run_group`` over the groups (``map_fn``, default: the in-process ``map``; any
    map that yields results in order works, e.g. a wrapper around Dask's ``client.map``),
@@ -59,7 +60,8 @@ from .train import Member, TrainConfig, progress_enabled, train_ensemble
 
 __all__ = ["CODE_VERSION", "Task", "GT_STARTS", "is_semi", "SweepResult", "run_sweep", "run_group", "plan_groups", "process_map",
            "grid_tasks", "record_path", "load_record", "verify_record", "load_selected",
-           "records_frame", "load_or_run", "EXIT_AFTER_ENV", "REPO_ROOT"]
+           "records_frame", "load_or_run", "EXIT_AFTER_ENV", "REPO_ROOT", "DEVICES", "resolve_device",
+           "max_models_for", "member_bytes"]
 
 #: Bump when a change alters what the trainer or the evaluation computes: every cached
 #: record with another code version is recomputed.
@@ -404,18 +406,152 @@ def _shape_key(task: Task, info: _Info) -> tuple:
             task.train_epochs())
 
 
+#: ``vaefail sweep --device``: where the groups train ("auto": CUDA if available, else CPU)
+DEVICES = ("cpu", "cuda", "auto")
+#: the largest ensemble ``max_models_for`` plans on a GPU, whatever its memory allows. A
+#: guess, not yet measured on a GPU: a training step of these small networks should be
+#: bound by kernel launches and by the per-member Python work of the data order and noise
+#: streams long before memory runs out (``benchmarks/bench_device.py --models N``)
+CUDA_MAX_MODELS = 1024
+#: the share of the GPU's free memory that the ensembles of one group may plan on (the
+#: rest: allocator fragmentation, cuBLAS workspaces, another process on the same GPU)
+CUDA_MEMORY_FRACTION = 0.5
+#: bytes per GPU kept for what does not grow with M: the CUDA context and the allocator
+CUDA_CONTEXT_BYTES = 1 << 30
+#: rows of the evaluation chunks whose size does not grow with M (``evaluate.iwae_value``
+#: and ``m2.neg_u_value`` cut a chunk to about 200,000 sample rows over all members)
+EVAL_CHUNK_ROWS = 200_000
+#: float32 activations kept per row and network width: the forward values autograd saves,
+#: their gradients and the temporaries of the densities
+ACTIVATION_COPIES = 3
+#: float32 copies of every parameter: the parameter, its gradient, the flat gradient,
+#: Adam's two moments and the stopping rule's best parameters
+PARAM_COPIES = 6
+
+
+def resolve_device(device: str | None) -> str:
+    """A ``--device`` value ("cpu", "cuda", "cuda:N" or "auto"; None: "cpu") as the
+    torch device string the groups train on: "auto" is "cuda" when
+    ``torch.cuda.is_available()``, else "cpu". A CUDA device without an available GPU
+    (or an unknown name) is a ValueError."""
+    name = "cpu" if device is None else str(device).strip().lower()
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, ValueError):
+        dev = None
+    if dev is None or dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {device!r}; choose one of {', '.join(DEVICES)}")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r}: no CUDA GPU is available to torch "
+                         f"(torch.cuda.is_available() is False; torch {torch.__version__}); "
+                         f"use --device cpu or auto")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s)")
+    return name
+
+
+def _mlp_params(d_in: int, hidden: Sequence[int], d_out: int) -> int:
+    dims = [d_in, *hidden, d_out]
+    return sum((a + 1) * b for a, b in zip(dims[:-1], dims[1:]))
+
+
+def member_bytes(profile: str | Profile, data_dim: int, latent_dim: int, label_dim: int = 0,
+                 hidden: Sequence[int] = HIDDEN_SYNTHETIC, iwae_samples: int = 0,
+                 ground_truth: bool = True) -> int:
+    """An upper estimate of the GPU memory (bytes) one ensemble member of a group needs,
+    from the architecture and the profile (float32 throughout; D, K, L = data, latent,
+    label widths, P = parameters of one member, H = sum of the hidden widths, S = max(1,
+    IWAE samples), R = the profile's ground-truth encoder restarts)::
+
+        params  = 4 * PARAM_COPIES * P
+        data    = 4 * (n_train * (D + K + 2L + 1) + n_val * (D + L + 1) + n_test * D)
+        gt      = R * (params + 4 * n_train * (D + K + 2L + 1))   (if ground_truth)
+        act     = 4 * ACTIVATION_COPIES * rows * (nets * H + D + K + L),
+                  rows = max(batch_size * S, 1000, n_test)        (a training step, an
+                  evaluation chunk of 1000 points, the samples of the kNN statistic)
+        member  = params + data + gt + act
+
+    ``nets`` is 2 (encoder, decoder) or 4 for M2 (plus q(z | x, y) and q(y | x)). The
+    ground-truth start fits R candidate encoders per ground-truth member on its own
+    copy of the training data (``train.init_ground_truth``); counting it for every member
+    keeps the estimate an upper one whatever share of the members starts there."""
+    p = get_profile(profile)
+    D, K, L = int(data_dim), int(latent_dim), int(label_dim)
+    hidden = tuple(int(h) for h in hidden)
+    P = _mlp_params(D, hidden, 2 * K) + _mlp_params(K + L, hidden, D) + D
+    nets = 2
+    if L:
+        P += _mlp_params(D + L, hidden, 2 * K) + _mlp_params(D, hidden, max(L, 2))
+        nets = 4
+    params = 4 * PARAM_COPIES * P
+    train_cols = D + K + 2 * L + 1
+    data = 4 * (p.n_train * train_cols + p.n_val * (D + L + 1) + p.n_test * D)
+    gt = p.gt_encoder_restarts * (params + 4 * p.n_train * train_cols) if ground_truth else 0
+    rows = max(p.batch_size * max(1, int(iwae_samples)), 1000, p.n_test)
+    act = 4 * ACTIVATION_COPIES * rows * (nets * sum(hidden) + D + K + L)
+    return int(params + data + gt + act)
+
+
+def max_models_for(device: str | torch.device | None, profile: str | Profile, data_dim: int = 2,
+                   latent_dim: int = 1, label_dim: int = 0, hidden: Sequence[int] = HIDDEN_SYNTHETIC,
+                   iwae_samples: int = 0, ground_truth: bool = True) -> int:
+    """The largest ensemble ``plan_groups`` forms on ``device`` for this architecture.
+
+    CPU (or None): the profile's ``max_models``, unchanged (so are the CPU groups, and
+    with them every cached record). CUDA: as many members as fit in
+    ``CUDA_MEMORY_FRACTION`` of the GPU's free memory (``torch.cuda.mem_get_info``) after
+    ``CUDA_CONTEXT_BYTES`` and the evaluation chunks that do not grow with M::
+
+        reserve = CUDA_CONTEXT_BYTES + 4 * ACTIVATION_COPIES * EVAL_CHUNK_ROWS * (max(hidden) + D + K + L)
+        cap     = clamp(floor((CUDA_MEMORY_FRACTION * free - reserve) / member_bytes(...)),
+                        1, CUDA_MAX_MODELS)
+
+    (``member_bytes`` gives the per-member estimate and the symbols; the evaluation
+    chunks run without gradients, so a few [rows, width] tensors are alive at a time.)"""
+    p = get_profile(profile)
+    dev = torch.device("cpu" if device is None else device)
+    if dev.type != "cuda":
+        return p.max_models
+    free, _total = torch.cuda.mem_get_info(dev)
+    hidden = tuple(int(h) for h in hidden)
+    reserve = CUDA_CONTEXT_BYTES + 4 * ACTIVATION_COPIES * EVAL_CHUNK_ROWS * (
+        max(hidden) + data_dim + latent_dim + label_dim)
+    per = member_bytes(p, data_dim, latent_dim, label_dim, hidden, iwae_samples, ground_truth)
+    return int(max(1, min(CUDA_MAX_MODELS, (CUDA_MEMORY_FRACTION * free - reserve) // per)))
+
+
+def _group_cap(device, task: Task, info: _Info, max_models: int | None) -> int:
+    """The ensemble cap of the bucket that ``task`` opens (``max_models`` if given)."""
+    if max_models:
+        return max_models
+    if device is None or torch.device(device).type != "cuda":
+        return task.prof.max_models
+    real = _is_real(task.dataset)
+    return max_models_for(device, task.profile, info.data_dim, info.latent_dim, _label_dim(task, info),
+                          HIDDEN_UCI if real else HIDDEN_SYNTHETIC, task.iwae_samples,
+                          ground_truth=not real)
+
+
 def plan_groups(tasks: Sequence[Task], loader: str = "vaefail_core.data",
-                max_models: int | None = None) -> list[list[Task]]:
+                max_models: int | None = None, device: str | None = None) -> list[list[Task]]:
     """Tasks whose shapes match, in ensembles of at most ``max_models`` members (a task's
-    restarts are never split). Deterministic: follows the order of first appearance."""
+    restarts are never split). Deterministic: follows the order of first appearance.
+    Without ``max_models`` the cap is ``max_models_for(device, ...)``: the profile's
+    ``max_models`` on the CPU (and for ``device=None``), larger on a GPU."""
     ld = _loader(loader)
     cache: dict = {}
     buckets: dict[tuple, list[Task]] = {}
+    first: dict[tuple, tuple[Task, _Info]] = {}
     for t in tasks:
-        buckets.setdefault(_shape_key(t, _info(ld, t, cache)), []).append(t)
+        info = _info(ld, t, cache)
+        key = _shape_key(t, info)
+        buckets.setdefault(key, []).append(t)
+        first.setdefault(key, (t, info))
     groups = []
     for key, ts in buckets.items():
-        cap = max_models or get_profile(key[0]).max_models
+        cap = _group_cap(device, *first[key], max_models)
         cur, n = [], 0
         for t in ts:
             k = len(t.restart_ids())
@@ -662,7 +798,10 @@ def run_sweep(tasks: Iterable[Task], cache_dir: str | os.PathLike | None = None,
               map_fn: Callable = map, max_models: int | None = None,
               device: str | None = None, recompute: bool = False) -> SweepResult:
     """Run (or load) every task; see the module docstring. ``cache_dir`` defaults to
-    ``results/<profile>`` in the repository. ``recompute=True`` ignores valid records."""
+    ``results/<profile>`` in the repository. ``recompute=True`` ignores valid records.
+    ``device``: where the groups train and are evaluated ("cpu", "cuda", ...; None:
+    ``default_device()``, as before); a CUDA device also sizes the ensembles
+    (``max_models_for``)."""
     tasks = list(dict.fromkeys(tasks))       # drop duplicates, keep order
     todo = [t for t in tasks if recompute or verify_record(t, cache_dir) is None]
     missing = set(todo)
@@ -673,7 +812,7 @@ def run_sweep(tasks: Iterable[Task], cache_dir: str | os.PathLike | None = None,
     # writes. (A smaller ensemble would run the same arithmetic at other positions of
     # the [M, ...] tensors; ATen's vector kernels round those last bits differently, and
     # Adam and the selection rules can amplify that.) Only missing records are written.
-    groups = [g for g in plan_groups(tasks, loader, max_models) if missing.intersection(g)]
+    groups = [g for g in plan_groups(tasks, loader, max_models, device=device) if missing.intersection(g)]
     bar = None
     if progress_enabled(progress) and todo:
         from tqdm.auto import tqdm   # lazy: in a notebook kernel without ipywidgets its import warns on stderr
@@ -718,13 +857,18 @@ def records_frame(records: Iterable[dict]):
     return pd.DataFrame(rows)
 
 
-def load_or_run(tasks, train_missing: bool, retrain: bool = False, workers: int = 1):
+def load_or_run(tasks, train_missing: bool, retrain: bool = False, workers: int = 1,
+                device: str = "cpu"):
     """Records for ``tasks``: run the sweep (training what is missing) when
     ``train_missing`` or ``retrain``; otherwise only the verified cached records, plus the
     list of tasks that are not computed yet (so a page can say what is missing instead of
-    silently training for an hour). ``workers`` > 1 trains in that many processes."""
+    silently training for an hour). ``workers`` > 1 trains in that many processes.
+    ``device`` ("cpu", "cuda" or "auto"; ``resolve_device``) is where missing records
+    train."""
     if train_missing or retrain:
+        device = resolve_device(device)
         map_fn = process_map(workers) if workers > 1 else map
-        return list(run_sweep(tasks, progress=False, recompute=retrain, map_fn=map_fn).records), []
+        return list(run_sweep(tasks, progress=False, recompute=retrain, map_fn=map_fn,
+                              device=device).records), []
     found = [(t, verify_record(t)) for t in tasks]
     return [r for _, r in found if r is not None], [t for t, r in found if r is None]

@@ -53,7 +53,7 @@ from .paper.verdict import judge_effect
 from .cache import RESULTS_DIR, cached_json
 from .cache import write_table_csv as _write_csv
 from .profiles import get_profile
-from .sweep import STOP_RULES, Task, load_selected, run_sweep, verify_record
+from .sweep import STOP_RULES, Task, load_selected, resolve_device, run_sweep, verify_record
 
 __all__ = [
     "UCI_DATASETS", "UCI_K", "UCI_CLASSES", "CLASS_NAMES", "DATASET_NAMES", "UCI_REDUCED",
@@ -728,12 +728,13 @@ def plot_figure(fd: dict, title: str):
 # The page's records (training only where the data are there)
 # --------------------------------------------------------------------------------------
 def page_records(profile: str, train_missing: bool = False, retrain: bool = False,
-                 datasets: Sequence[str] = UCI_DATASETS, cache_dir=None) -> list[dict]:
+                 datasets: Sequence[str] = UCI_DATASETS, cache_dir=None, device: str = "cpu") -> list[dict]:
     """The records of the "uci" sweep for the page. Without training (the default) only
     the verified cached records are read: no data file is needed. With
     ``train_missing`` / ``retrain``, data sets whose file cannot be loaded print the
     loader's one-line error and keep what the cache holds; the others are trained.
-    Prints how many tasks are available and which are not computed yet."""
+    Prints how many tasks are available and which are not computed yet. ``device``
+    ("cpu", "cuda" or "auto"; ``sweep.resolve_device``): where the missing records train."""
     tasks = uci_tasks(profile, datasets)
     train = train_missing or retrain
     trainable = set()
@@ -747,7 +748,8 @@ def page_records(profile: str, train_missing: bool = False, retrain: bool = Fals
     todo = [t for t in tasks if t.dataset in trainable]
     by_key = {}
     if todo:
-        for t, r in zip(todo, run_sweep(todo, cache_dir=cache_dir, progress=False, recompute=retrain).records):
+        for t, r in zip(todo, run_sweep(todo, cache_dir=cache_dir, progress=False, recompute=retrain,
+                                        device=resolve_device(device)).records):
             by_key[t.key] = r
     records, missing = [], []
     for t in tasks:
