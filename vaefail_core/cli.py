@@ -255,6 +255,55 @@ def _cmd_scorecard(args) -> int:
     return 0
 
 
+def _cmd_diagnose(args) -> int:
+    """``vaefail diagnose DATA.csv [--label COL] [--latent-dim K] [--out DIR]``: the
+    paper's Section 9 checks on a CSV file (``diagnose.py``); writes ``DIR/report.html``
+    (figures embedded) and ``DIR/summary.json`` (default DIR: ``diagnose_<file stem>``,
+    created; its parent must exist) and prints a table. Features are every column but
+    the label (or ``--columns a,b,...``); an empty label cell is an unlabelled row.
+    Bad input (a missing file or column, non-numeric values, NaN, fewer than 100 rows,
+    one class, K < 1 or K >= D, ...) is one ``vaefail: error:`` line, status 2."""
+    from dataclasses import replace
+
+    from . import diagnose as dg
+
+    if args.latent_dim is not None and args.latent_dim < 1:
+        return _fail(f"--latent-dim must be an integer >= 1, got {args.latent_dim}")
+    if args.seed < 0:
+        return _fail(f"--seed must be a non-negative integer, got {args.seed}")
+    if args.epochs is not None and args.epochs < 1:
+        return _fail(f"--epochs must be a positive integer, got {args.epochs}")
+    out = Path(args.out) if args.out else Path(f"diagnose_{Path(args.data).stem}")
+    parent = out.parent if str(out.parent) else Path(".")
+    if out.exists() and not out.is_dir():
+        return _fail(f"--out {out} is a file; give a folder")
+    if not parent.is_dir():
+        return _fail(f"--out {out}: folder {parent} does not exist (only the last folder is created)")
+    if not os.access(out if out.exists() else parent, os.W_OK | os.X_OK):
+        return _fail(f"--out {out}: no permission to write there")
+    cols = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else None
+    cfg = dg.FAST if args.fast else dg.DiagnoseConfig()
+    cfg = replace(cfg, seed=args.seed, **({"epochs": args.epochs} if args.epochs else {}))
+    try:
+        X, y, feats = dg.load_table(args.data, args.label, cols)
+        dg.check_inputs(X, y, args.latent_dim)
+        try:
+            import ripser  # noqa: F401  (persistent homology, guideline 3)
+        except ImportError:
+            return _fail("vaefail diagnose needs the package ripser: pip install 'vaefail[diagnose]'")
+        res = dg.diagnose(X, y, args.latent_dim, cfg, progress=True, source=Path(args.data).name,
+                          columns=feats, label=args.label)
+    except dg.DiagnoseInputError as exc:
+        return _fail(str(exc))
+    from .diagnose_report import terminal_table, write_report
+
+    paths = write_report(res, out)
+    print(terminal_table(res["summary"]))
+    print(f"\nreport: {paths['report']}\nsummary: {paths['summary']}\n"
+          f"({res['summary']['seconds']['total']:.0f} s)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -289,6 +338,19 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("scorecard", help="judge every claim of the paper on the cached results")
     c.add_argument("--profile", default="reduced", help="quick | reduced | paper (default reduced)")
     c.set_defaults(func=_cmd_scorecard)
+    g = sub.add_parser("diagnose", help="Section 9's checks on your own data (CSV): HTML report + summary.json")
+    g.add_argument("data", metavar="DATA.csv", help="CSV file with a header row; numeric feature columns")
+    g.add_argument("--label", default=None, metavar="COL", help="label column (guideline 1; empty cells: unlabelled)")
+    g.add_argument("--latent-dim", type=int, default=None, metavar="K",
+                   help="latent dimension K >= 1 (default: the intrinsic-dimension estimate)")
+    g.add_argument("--out", default=None, metavar="REPORT_DIR",
+                   help="folder for report.html and summary.json (default diagnose_<file stem>)")
+    g.add_argument("--columns", default=None, metavar="A,B,...",
+                   help="feature columns (default: all but the label)")
+    g.add_argument("--seed", type=int, default=0, help="random seed, >= 0 (default 0)")
+    g.add_argument("--epochs", type=int, default=None, help="training epochs per model (default 200; --fast 120)")
+    g.add_argument("--fast", action="store_true", help="less work (fewer rows, epochs and samples)")
+    g.set_defaults(func=_cmd_diagnose)
     return p
 
 
