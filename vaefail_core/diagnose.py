@@ -251,7 +251,7 @@ def _labels(y) -> tuple[np.ndarray, np.ndarray, dict]:
                     bin_edges=[float(e) for e in edges])
         names = [f"bin {i + 1}" for i in range(CONTINUOUS_BINS)]
     else:
-        keys = [str(_as_float(v)) if np.isfinite(_as_float(v)) else str(v) for v in vals]
+        keys = [_key(v) for v in vals]
         names = sorted(set(keys), key=lambda s: (_as_float(s), s))
         cls = np.array([names.index(k) for k in keys])
         info.update(kind="classes")
@@ -267,6 +267,14 @@ def _labels(y) -> tuple[np.ndarray, np.ndarray, dict]:
     info["class_counts"] = [int(c) for c in counts[present]]
     remap = np.cumsum(present) - 1
     return mask, remap[cls], info
+
+
+def _key(v) -> str:
+    """A class name: 1, 1.0 and "1" are the same class "1"; other strings as they are."""
+    f = _as_float(v)
+    if not np.isfinite(f):
+        return str(v).strip()
+    return str(int(f)) if float(f).is_integer() else repr(f)
 
 
 def _as_float(v) -> float:
