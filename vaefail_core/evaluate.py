@@ -24,7 +24,7 @@ from . import metrics
 from . import posterior as P
 from .cache import atomic_write_bytes
 from .objectives import (
-    VAE, MemberRNG, Objective, VAEConfig, derive_seed, iwae_bound, iwae_log_weights, model_class,
+    VAE, MemberRNG, Objective, VAEConfig, derive_seed, is_flow, iwae_bound, iwae_log_weights, model_class,
     neg_elbo_terms,
 )
 
@@ -225,6 +225,9 @@ def noise_eq9(model: VAE, x, n_samples: int = 10, tag: str = "eq9", batch: int =
     rng = _rng(model, tag)
     fs = []
     for a, b in _chunks(X.shape[1], batch):
+        if is_flow(model):       # q(z | x) through the flow (``objectives.FlowVAE``)
+            fs.append(model.decode(model.q_sample(X[:, a:b], rng.normal(n_samples, b - a, K))[0]))
+            continue
         mu, lv = model.encode(X[:, a:b])
         z = mu.unsqueeze(1) + torch.exp(0.5 * lv).unsqueeze(1) * rng.normal(n_samples, b - a, K)
         fs.append(model.decode(z))
@@ -237,7 +240,10 @@ def noise_eq9(model: VAE, x, n_samples: int = 10, tag: str = "eq9", batch: int =
 def q_mutual_info(model: VAE, x, rng: MemberRNG, batch: int = 100) -> torch.Tensor:
     """I_q(x; z) = E[log q(z | x)] - E[log q(z)] under the encoder, with the aggregate
     q(z) estimated within mini-batches of ``batch`` points (He et al. 2019, ``calc_mi``;
-    used by LIN to end its aggressive phase). [M] tensor (weighted mean over batches)."""
+    used by LIN to end its aggressive phase). [M] tensor (weighted mean over batches).
+    Gaussian encoders only."""
+    if is_flow(model):
+        raise ValueError("q_mutual_info is for the Gaussian encoder (LIN), not a flow encoder")
     M, K = model.n_models, model.cfg.latent_dim
     X = as_members(x, M, model.device)
     N = X.shape[1]
@@ -284,6 +290,8 @@ def member_arrays(model: VAE, m: int, meta: dict | None = None) -> dict[str, np.
             "hidden": list(cfg.hidden), "learn_noise": cfg.learn_noise, "seed": model.seeds[m]}
     if cfg.label is not None:
         arch["label"] = cfg.label
+    if cfg.flow_layers:          # only then: the files of Gaussian encoders stay as they were
+        arch["flow_layers"], arch["flow_bins"] = cfg.flow_layers, cfg.flow_bins
     arr["__arch__"] = np.array(json.dumps(arch))
     arr["__meta__"] = np.array(json.dumps(meta or {}, sort_keys=True))
     return arr

@@ -15,6 +15,7 @@ import torch
 from . import evaluate, linear, posterior, sec5, sec7, toy
 from .cache import cached_json
 from .sec5 import SEC5_BOTH_CONDITIONS, SEC5_ONE_CONDITION, section5_tasks  # noqa: F401 (re-exported)
+from .sec5 import section5_flow_tasks
 from .paper.sec8 import section8_tasks
 from .sec7 import section7_tasks
 from .sweep import load_or_run, process_map, resolve_device, run_sweep
@@ -130,7 +131,9 @@ def joint_and_posteriors(f, noise_var: float, x_marks, z=None, log_prior=None, x
 # -- the named sweeps: each page module owns its task list -------------------------------
 #: ``vaefail sweep NAME``: the training tasks behind each group of pages
 SWEEPS = {"section5": section5_tasks, "section7": section7_tasks, "section8": section8_tasks,
-          "uci": uci_tasks}
+          "uci": uci_tasks,
+          # ours (issue 15): Table 2 with a normalizing-flow encoder (sec5.table2(include_flow=True))
+          "section5_flow": section5_flow_tasks}
 
 
 def run_named_sweep(name: str, profile: str, workers: int = 2, progress: bool | None = None,

@@ -30,6 +30,11 @@ Interface (``Objective``): ``loss(model, batch, rng) -> (loss [M], stats)`` wher
 * ``total = loss.sum()`` is what gets differentiated: the sum over members of per-member
   means, so member m's gradient is that of its own mean loss.
 
+Method "flow" (ours, issue 15: a rich variational family besides IWAE) trains the same
+``NegELBO`` on a ``FlowVAE``, whose q(z | x) is the Gaussian encoder followed by a
+conditional spline flow (``flows.py``); its KL term is the one-sample estimate
+log q(z | x) - log p(z).
+
 The semi-supervised M2 model and objectives (App. B, Eqs. 10-15) live in ``m2.py``: an
 ``M2VAE`` subclass (decoder input ``concat(z, y)``, extra inference nets for q(z | x, y)
 and q(y | x) returned in ``param_groups()["encoder"]``) and ``M2Objective`` with alpha and
@@ -50,6 +55,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .flows import FLOW_BINS, ConditionalSplineFlow
 from .nets import HIDDEN_SYNTHETIC, EnsembleMLP, MemberMixin
 
 LOG_2PI = math.log(2 * math.pi)
@@ -122,6 +128,8 @@ class VAEConfig:
     hidden: tuple[int, ...] = HIDDEN_SYNTHETIC    #: App. D: 3 x 50 (3 x 100 for UCI)
     learn_noise: bool = False                     #: Sec. 8: learn sigma^2 per data dim
     label: str | None = None                      #: M2 (``m2.M2VAE``): "discrete" | "continuous"
+    flow_layers: int = 0                          #: method "flow" (``FlowVAE``): L spline layers in q (0: none)
+    flow_bins: int = FLOW_BINS                    #: bins per spline layer of the flow
 
     def __post_init__(self):
         for name in ("data_dim", "latent_dim"):
@@ -132,6 +140,10 @@ class VAEConfig:
         if self.label is not None and (self.label not in ("discrete", "continuous") or self.label_dim < 1):
             raise ValueError(f"label must be None, 'discrete' or 'continuous' (with label_dim >= 1), "
                              f"got {self.label!r} with label_dim {self.label_dim}")
+        if self.flow_layers < 0 or self.flow_bins < 2:
+            raise ValueError(f"flow_layers must be >= 0 and flow_bins >= 2, got {self.flow_layers}, {self.flow_bins}")
+        if self.flow_layers and self.label is not None:
+            raise ValueError("a flow encoder is for the unsupervised VAE (not M2)")
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
 
 
@@ -260,7 +272,13 @@ def neg_elbo_terms(model: VAE, x: torch.Tensor, eps: torch.Tensor,
     """-ELBO per example (Eq. 2) with one reparameterised sample z = mu + sd * eps.
 
     x [M, B, D], eps [M, B, K] -> dict of [M, B]: ``neg_elbo``, ``kl``, ``neg_ll``.
+    For a flow encoder (``FlowVAE``) ``kl`` is the one-sample estimate log q - log p(z).
     """
+    if is_flow(model):
+        z, log_q = model.q_sample(x, eps)
+        ll = model.log_lik(x, model.decode(z, y))
+        kl = log_q + 0.5 * (z * z + LOG_2PI).sum(-1)
+        return {"neg_elbo": kl - ll, "kl": kl, "neg_ll": -ll}
     mu, logvar = model.encode(x)
     z = mu + torch.exp(0.5 * logvar) * eps
     ll = model.log_lik(x, model.decode(z, y))
@@ -270,7 +288,12 @@ def neg_elbo_terms(model: VAE, x: torch.Tensor, eps: torch.Tensor,
 
 def iwae_log_weights(model: VAE, x: torch.Tensor, eps: torch.Tensor,
                      y: torch.Tensor | None = None) -> torch.Tensor:
-    """log p(x, z_s) - log q(z_s | x) for z_s = mu + sd * eps_s. eps [M, S, B, K] -> [M, S, B]."""
+    """log p(x, z_s) - log q(z_s | x) for z_s = mu + sd * eps_s (a flow encoder:
+    z_s = ``q_sample``). eps [M, S, B, K] -> [M, S, B]."""
+    if is_flow(model):
+        z, log_qz = model.q_sample(x, eps)
+        ll = model.log_lik(x, model.decode(z, None if y is None else y.unsqueeze(1)))
+        return ll - 0.5 * (z * z + LOG_2PI).sum(-1) - log_qz
     mu, logvar = model.encode(x)
     sd = torch.exp(0.5 * logvar)
     z = mu.unsqueeze(1) + sd.unsqueeze(1) * eps
@@ -342,11 +365,15 @@ class GaussianRegression:
     """-log q(z_true | x): the supervised warm start of the ground-truth encoder (our
     addition to App. D's encoder fit: from a random encoder the ELBO alone fails on
     Spiral-Dots, see ``train.py``): maximum likelihood of the true latents under q, i.e.
-    E_x KL(p(z | x) || q(z | x)) + const, fitting both the mean and the variance of q."""
+    E_x KL(p(z | x) || q(z | x)) + const, fitting both the mean and the variance of q
+    (for a flow encoder, ``FlowVAE``, all of q: its log density through the flow)."""
 
     name: str = "neg_log_q_ztrue"
 
     def loss(self, model, batch, rng):
+        if is_flow(model):
+            loss = -model.log_q(batch["z"], batch["x"]).mean(1)
+            return loss, {"neg_log_q": loss.detach()}
         mu, logvar = model.encode(batch["x"])
         nll = 0.5 * (((batch["z"] - mu) ** 2) * torch.exp(-logvar) + logvar + LOG_2PI).sum(-1)
         loss = nll.mean(1)
@@ -360,6 +387,8 @@ OBJECTIVES: dict[str, Callable[..., Objective]] = {
     "vae": lambda n_samples=1: NegELBO(),
     "lin": lambda n_samples=1: NegELBO(),
     "iwae": lambda n_samples=5: NegIWAE(n_samples),
+    # the ELBO with a flow encoder (``FlowVAE``): same objective, q through the flow
+    "flow": lambda n_samples=1: NegELBO(),
 }
 
 
@@ -420,6 +449,64 @@ class M2VAE(VAE):
         return groups
 
 
+# --------------------------------------------------------------------------------------
+# A normalizing-flow encoder (method "flow"; issue 15: a rich family besides IWAE)
+# --------------------------------------------------------------------------------------
+class FlowVAE(VAE):
+    """M independent VAEs whose q(z | x) is the Gaussian encoder followed by a conditional
+    spline flow (``flows.ConditionalSplineFlow``, ``cfg.flow_layers`` layers of
+    ``cfg.flow_bins`` bins): eps ~ N(0, I), u = T(eps; x), z = mu(x) + sigma(x) * u.
+
+    The flow starts at the identity, so at initialisation q is the member's Gaussian
+    encoder exactly. Its conditioners belong to the inference network
+    (``param_groups()["encoder"]``). The bounds (``neg_elbo_terms``,
+    ``iwae_log_weights``) use ``q_sample``; the KL term of the ELBO is then the
+    one-sample estimate log q(z | x) - log p(z) (no closed form)."""
+
+    has_flow = True
+
+    def __init__(self, cfg: VAEConfig, n_models: int = 1, seeds: Sequence[int] | None = None,
+                 noise_var=1.0):
+        if cfg.flow_layers < 1:
+            raise ValueError("FlowVAE needs cfg.flow_layers >= 1")
+        super().__init__(cfg, n_models, seeds, noise_var)
+        self.flow = ConditionalSplineFlow(
+            n_models, cfg.data_dim, cfg.latent_dim, cfg.flow_layers, cfg.hidden,
+            seeds=[[derive_seed(s, f"flow/{l}") for s in self.seeds] for l in range(cfg.flow_layers)],
+            n_bins=cfg.flow_bins)
+
+    def q_sample(self, x: torch.Tensor, eps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Reparameterised z ~ q(z | x) and log q(z | x): x [M, B, D], eps [M, B, K] or
+        [M, S, B, K] standard normals -> (z like eps, log q [M, (S,) B])."""
+        mu, logvar = self.encode(x)
+        if eps.dim() == 4:
+            mu, logvar = mu.unsqueeze(1), logvar.unsqueeze(1)
+        u, logdet = self.flow(eps, x)
+        z = mu + torch.exp(0.5 * logvar) * u
+        return z, -0.5 * (eps * eps + logvar + LOG_2PI).sum(-1) - logdet
+
+    def log_q(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """log q(z | x) at given z [M, (S,) B, K] (through the flow's inverse) -> [M, (S,) B]."""
+        mu, logvar = self.encode(x)
+        if z.dim() == 4:
+            mu, logvar = mu.unsqueeze(1), logvar.unsqueeze(1)
+        eps, logdet_inv = self.flow.inverse((z - mu) * torch.exp(-0.5 * logvar), x)
+        return -0.5 * (eps * eps + logvar + LOG_2PI).sum(-1) + logdet_inv
+
+    def param_groups(self):
+        groups = super().param_groups()
+        groups["encoder"] = groups["encoder"] + list(self.flow.parameters())
+        return groups
+
+
+def is_flow(model) -> bool:
+    """Whether ``model``'s q(z | x) is a flow (``FlowVAE``) rather than the Gaussian."""
+    return bool(getattr(model, "has_flow", False))
+
+
 def model_class(cfg: VAEConfig):
-    """The model class for an architecture: ``M2VAE`` when it has labels, else ``VAE``."""
-    return M2VAE if cfg.label is not None else VAE
+    """The model class for an architecture: ``M2VAE`` when it has labels, ``FlowVAE``
+    when it has flow layers, else ``VAE``."""
+    if cfg.label is not None:
+        return M2VAE
+    return FlowVAE if cfg.flow_layers else VAE

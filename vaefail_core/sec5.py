@@ -8,7 +8,9 @@ What is here (every function returns plain data; the two notebooks only call the
   of the chosen model per data set and method (Table 2), with the hyper-parameter setting
   chosen per data version by the validation loss (Table 2's caption) or by the
   validation kNN statistic (App. D), ``paper_table2`` (the paper's numbers, reference
-  only), ``vae_vs_iwae`` (significance test), ``method_order``;
+  only), ``vae_vs_iwae`` (significance test), ``method_order``; with ``include_flow``
+  also the rows of a normalizing-flow encoder (method "Flow", ours, issue 15; sweep
+  ``section5_flow``, ``section5_flow_tasks``), off by default;
 * ``init_counts``: was the selected restart initialised at the ground truth or randomly
   (Sec. 4: if random restarts win, the ELBO prefers a model other than the truth);
 * ``mechanism_per_version`` / ``mechanism_table``: the negative ELBO split into MLEO and
@@ -46,6 +48,7 @@ from .train import Member, TrainConfig, train_ensemble
 
 __all__ = [
     "TABLE2_DATASETS", "E2_DATASETS", "METHOD_NAMES", "PAPER_TABLE2", "PAPER_FIGURES",
+    "section5_flow_tasks", "TABLE2_METHODS",
     "load_records", "ensure_records", "settings_frame", "choose_settings", "table2_per_version", "table2",
     "write_table2_csv", "paper_table2", "table2_display", "vae_vs_iwae", "method_order", "order_gaps", "order_verdict",
     "init_counts", "gt_init_split", "best_gaussian_pmo", "split_at", "mechanism_per_version", "mechanism_table",
@@ -56,7 +59,10 @@ __all__ = [
 TABLE2_DATASETS = ("clusters", "figure8")
 #: App. E.2's data sets (one condition only): Fig. 5c (Circle), Fig. 5d (Absolute-Value)
 E2_DATASETS = ("circle", "absolute_value")
-METHOD_NAMES = {"iwae": "IWAE", "lin": "LIN", "vae": "VAE"}
+METHOD_NAMES = {"iwae": "IWAE", "lin": "LIN", "vae": "VAE", "flow": "Flow"}
+#: Table 2's methods in the paper's column order; "Flow" (ours, issue 15: the ELBO with a
+#: normalizing-flow encoder, sweep ``section5_flow``) follows them when asked for
+TABLE2_METHODS = ("IWAE", "LIN", "VAE")
 _METHOD_KEYS = {v: k for k, v in METHOD_NAMES.items()}
 DATASET_NAMES = {"clusters": "Clusters", "figure8": "Figure-8", "circle": "Circle",
                  "absolute_value": "Absolute-Value"}
@@ -70,6 +76,15 @@ def section5_tasks(profile: str) -> list:
     """Every training task behind Table 2 and Figures 5, 8-15 under ``profile``."""
     return (grid_tasks(SEC5_BOTH_CONDITIONS, profile, methods=("vae", "iwae", "lin"))
             + grid_tasks(SEC5_ONE_CONDITION, profile, methods=("vae", "iwae")))
+
+
+def section5_flow_tasks(profile: str) -> list:
+    """Table 2 with a flow encoder (``vaefail sweep section5_flow``): method "flow" on
+    Table 2's data sets, the versions and restarts of ``section5_tasks`` (ground-truth
+    restarts start with the decoder at the truth and the flow at the identity, i.e. the
+    Gaussian encoder, then fit q as the other methods fit theirs), one task per layer
+    count in ``sweep.FLOW_LAYERS``."""
+    return grid_tasks(SEC5_BOTH_CONDITIONS, profile, methods=("flow",))
 
 
 #: Table 2 of the paper (App. E.1) and the figures of App. I (reference only: ``paper.reference``)
@@ -86,17 +101,23 @@ TABLE2_SELECTION = "knn"
 # --------------------------------------------------------------------------------------
 # Records -> one row per hyper-parameter setting (task)
 # --------------------------------------------------------------------------------------
-def load_records(profile: str, cache_dir=None) -> list[dict]:
-    """Every record of the Section-5 sweep under ``profile`` (verified against its task).
-    Raises FileNotFoundError naming how many are missing and the command to compute them."""
-    tasks = section5_tasks(profile)
-    recs = [verify_record(t, cache_dir) for t in tasks]
-    missing = [t.label for t, r in zip(tasks, recs) if r is None]
-    if missing:
-        raise FileNotFoundError(
-            f"{len(missing)} of {len(tasks)} section-5 records missing for profile {profile!r} "
-            f"(e.g. {missing[0]}); run `vaefail sweep section5 --profile {profile}`")
-    return recs
+def load_records(profile: str, cache_dir=None, include_flow: bool = False) -> list[dict]:
+    """Every record of the Section-5 sweep under ``profile`` (verified against its task),
+    with ``include_flow`` also those of ``section5_flow``. Raises FileNotFoundError naming
+    how many are missing and the command to compute them."""
+    sweeps = [("section5", section5_tasks(profile))]
+    if include_flow:
+        sweeps.append(("section5_flow", section5_flow_tasks(profile)))
+    out = []
+    for name, tasks in sweeps:
+        recs = [verify_record(t, cache_dir) for t in tasks]
+        missing = [t.label for t, r in zip(tasks, recs) if r is None]
+        if missing:
+            raise FileNotFoundError(
+                f"{len(missing)} of {len(tasks)} {name} records missing for profile {profile!r} "
+                f"(e.g. {missing[0]}); run `vaefail sweep {name} --profile {profile}`")
+        out += recs
+    return out
 
 
 def ensure_records(profile: str, recompute: bool = False, workers: int = 2,
@@ -118,6 +139,8 @@ def _setting(task: dict) -> str:
         return f"S={task['iwae_samples']}"
     if task["method"] == "lin":
         return f"T={task['lin_T']:g},R={task['lin_R']}"
+    if task["method"] == "flow":
+        return f"L={task['flow_layers']}"
     return "-"
 
 
@@ -178,11 +201,15 @@ def choose_settings(frame: pd.DataFrame, selection: str = TABLE2_SELECTION) -> p
 
 def table2_per_version(profile: str | None = None, selection: str = TABLE2_SELECTION,
                        datasets: Sequence[str] = TABLE2_DATASETS, records=None,
-                       cache_dir=None) -> pd.DataFrame:
+                       cache_dir=None, include_flow: bool = False) -> pd.DataFrame:
     """The chosen setting of every (data set, method, data version), with its metrics
-    (``choose_settings`` applied to the records of the Section-5 sweep)."""
-    recs = load_records(profile, cache_dir) if records is None else list(records)
+    (``choose_settings`` applied to the records of the Section-5 sweep; with
+    ``include_flow`` also of ``section5_flow``, method "Flow", setting "L=<layers>").
+    Without it, flow records among ``records`` are left out."""
+    recs = load_records(profile, cache_dir, include_flow) if records is None else list(records)
     frame = settings_frame(recs)
+    if not include_flow:
+        frame = frame[frame["method"] != METHOD_NAMES["flow"]]
     unknown = sorted(set(datasets) - set(frame["dataset"]))
     if unknown:
         raise ValueError(f"no records for data set(s) {unknown}")
@@ -191,7 +218,8 @@ def table2_per_version(profile: str | None = None, selection: str = TABLE2_SELEC
 
 
 def table2(profile: str | None = None, selection: str = TABLE2_SELECTION,
-           datasets: Sequence[str] = TABLE2_DATASETS, records=None, cache_dir=None) -> pd.DataFrame:
+           datasets: Sequence[str] = TABLE2_DATASETS, records=None, cache_dir=None,
+           include_flow: bool = False) -> pd.DataFrame:
     """Table 2 (App. E.1): smooth kNN statistic of the chosen model's samples against the
     held-out *test* set of its data version (lower is better), mean and sample sd
     (ddof = 1) over data versions, per data set and method.
@@ -207,12 +235,15 @@ def table2(profile: str | None = None, selection: str = TABLE2_SELECTION,
 
     Returns a tidy frame with columns dataset, method, mean, sd, n_versions, settings
     (how often each setting was chosen) and selection, one row per cell, in the paper's
-    order (data sets as given, methods IWAE, LIN, VAE).
+    order (data sets as given, methods IWAE, LIN, VAE). ``include_flow``: also the flow
+    encoder's rows (method "Flow", after VAE; settings over its layer counts), from the
+    ``section5_flow`` records (loaded with the others unless ``records`` are given).
     """
-    pv = table2_per_version(profile, selection, datasets, records, cache_dir)
+    pv = table2_per_version(profile, selection, datasets, records, cache_dir, include_flow)
+    methods = TABLE2_METHODS + ((METHOD_NAMES["flow"],) if include_flow else ())
     rows = []
     for ds in datasets:
-        for meth in ("IWAE", "LIN", "VAE"):
+        for meth in methods:
             g = pv[(pv["dataset"] == ds) & (pv["method"] == meth)]
             if g.empty:
                 continue
@@ -227,10 +258,13 @@ def table2(profile: str | None = None, selection: str = TABLE2_SELECTION,
     return df
 
 
-def write_table2_csv(df: pd.DataFrame, profile: str, results_dir=None) -> Path:
+def write_table2_csv(df: pd.DataFrame, profile: str, results_dir=None, include_flow: bool = False) -> Path:
     """Write ``results/<profile>/table2.csv`` with exactly the columns dataset, method,
     mean, sd, n_versions (one row per cell of ``df``, values written with ``cache.CSV_FLOAT``, 4 significant digits).
-    Returns the path."""
+    Rows of method "Flow" are written only with ``include_flow`` (extra rows after the
+    paper's methods). Returns the path."""
+    if not include_flow:
+        df = df[df["method"] != METHOD_NAMES["flow"]]
     missing = [c for c in TABLE2_COLUMNS if c not in df.columns]
     if missing:
         raise ValueError(f"table is missing column(s) {missing}")

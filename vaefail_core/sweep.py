@@ -68,7 +68,16 @@ __all__ = ["CODE_VERSION", "Task", "GT_STARTS", "is_semi", "SweepResult", "run_s
 CODE_VERSION = f"vaefail-{__version__}/train-1"
 EXIT_AFTER_ENV = "VAEFAIL_SWEEP_EXIT_AFTER"
 REPO_ROOT = Path(__file__).resolve().parents[1]
+#: the paper's methods (App. D; ``grid_tasks``' default)
 METHODS = ("vae", "iwae", "lin")
+#: every method a task may name: the paper's, and "flow" (ours, issue 15: the ELBO with a
+#: normalizing-flow encoder, ``objectives.FlowVAE``; its layer count is ``Task.flow_layers``)
+TASK_METHODS = (*METHODS, "flow")
+#: the flow's grid of layer counts per profile (``grid_tasks``; not a ``Profile`` field,
+#: since every field of the profile enters every task's key). A flow ensemble costs about
+#: 2.0x (L = 1), 2.4x (L = 2) and 3.5x (L = 4) a VAE's per epoch on the CPU, so "reduced"
+#: stops at L = 2 (its sweep: 26 min on 2 cores shared with other jobs)
+FLOW_LAYERS = {"quick": (2,), "reduced": (1, 2), "paper": (1, 2, 4)}
 #: how a ground-truth restart starts (train.py, "Ground-truth initialisation")
 GT_STARTS = {
     "legacy": "decoder = surrogate; one encoder fit with the decoder frozen; joint training "
@@ -118,10 +127,16 @@ class Task:
     gt_start: str = "stable"               #: ground-truth start: "stable" | "legacy" (GT_STARTS)
     stop_rule: str = "none"                #: stopping on the validation objective (STOP_RULES)
     epochs: int | None = None              #: None: the profile's epoch count (its cap under a stop rule)
+    flow_layers: int = 0                   #: flow only: spline layers of q (in the key only for "flow")
 
     def __post_init__(self):
-        if self.method not in METHODS:
-            raise ValueError(f"unknown method {self.method!r}; use one of {METHODS}")
+        if self.method not in TASK_METHODS:
+            raise ValueError(f"unknown method {self.method!r}; use one of {TASK_METHODS}")
+        if (self.method == "flow") != (self.flow_layers >= 1) or self.flow_layers < 0:
+            raise ValueError(f"a flow task needs flow_layers >= 1 and other methods 0; got method "
+                             f"{self.method!r} with flow_layers={self.flow_layers}")
+        if self.method == "flow" and is_semi(self):
+            raise ValueError("a flow task is unsupervised (no alpha / gamma in extra)")
         if self.method == "iwae" and self.iwae_samples < 1:
             raise ValueError("an IWAE task needs iwae_samples >= 1")
         if self.method != "iwae" and self.iwae_samples:
@@ -200,8 +215,9 @@ class Task:
         the training: a task with ground-truth members and ``gt_start="stable"``. The keys
         of every other task are those they had before these settings existed, so their
         cached records stay valid. Likewise ``stop_rule`` enters (with the rule's
-        parameters, as ``config["stop"]``) only when it is not "none", and ``epochs``
-        only when it overrides the profile's count."""
+        parameters, as ``config["stop"]``) only when it is not "none", ``epochs``
+        only when it overrides the profile's count, and ``flow_layers`` only in a flow
+        task's key."""
         d = asdict(self)
         d["restarts"] = list(self.restart_ids())
         d["extra"] = [list(kv) for kv in self.extra]
@@ -217,6 +233,8 @@ class Task:
             out["stop"] = dict(STOP_RULES[self.stop_rule])
         if self.epochs is None:
             del d["epochs"]
+        if self.method != "flow":          # the keys of the other methods' tasks stay as they were
+            del d["flow_layers"]
         return out
 
     @property
@@ -231,6 +249,8 @@ class Task:
             s += f"-S{self.iwae_samples}"
         if self.method == "lin":
             s += f"-T{self.lin_T:g}-R{self.lin_R}"
+        if self.method == "flow":
+            s += f"-L{self.flow_layers}"
         if self.latent_dim is not None:
             s += f"-K{self.latent_dim}"
         if self.learn_noise:
@@ -251,6 +271,7 @@ class Task:
         d.setdefault("gt_start", "legacy")    # a config without it: legacy, or no GT members
         d.setdefault("stop_rule", "none")
         d.setdefault("epochs", None)
+        d.setdefault("flow_layers", 0)
         return cls(**d)
 
 
@@ -258,7 +279,8 @@ def grid_tasks(datasets: Sequence[str], profile: str, methods: Sequence[str] = M
                versions: Sequence[int] | None = None, **common) -> list[Task]:
     """The paper's unsupervised grid (App. D) for the given data sets under a profile:
     VAE once, IWAE for every S in ``profile.iwae_S``, LIN for every (T, R) in
-    ``profile.lin_T x profile.lin_R``; one task per data version (all restarts)."""
+    ``profile.lin_T x profile.lin_R``; one task per data version (all restarts). Method
+    "flow" (not in the default ``methods``): one task per layer count in ``FLOW_LAYERS``."""
     p = get_profile(profile)
     versions = range(p.n_versions) if versions is None else versions
     out = []
@@ -272,6 +294,9 @@ def grid_tasks(datasets: Sequence[str], profile: str, methods: Sequence[str] = M
                 elif m == "lin":
                     out += [Task(ds, v, "lin", profile, lin_T=t, lin_R=r, **common)
                             for t in p.lin_T for r in p.lin_R]
+                elif m == "flow":
+                    out += [Task(ds, v, "flow", profile, flow_layers=n, **common)
+                            for n in FLOW_LAYERS[p.name]]
                 else:
                     raise ValueError(f"unknown method {m!r}")
     return out
@@ -403,7 +428,7 @@ def _shape_key(task: Task, info: _Info) -> tuple:
     # alpha x gamma grid shares one ensemble
     return (task.profile, info.data_dim, info.latent_dim, _label_dim(task, info), task.method,
             task.iwae_samples, task.learn_noise, _is_real(task.dataset), task.stop_rule,
-            task.train_epochs())
+            task.train_epochs(), task.flow_layers)
 
 
 #: ``vaefail sweep --device``: where the groups train ("auto": CUDA if available, else CPU)
@@ -631,7 +656,8 @@ def run_group(spec: dict) -> list[dict]:
         raise ValueError("the tasks of one group need the same stopping rule")
     arch = VAEConfig(data_dim=info0.data_dim, latent_dim=info0.latent_dim, label_dim=_label_dim(t, info0),
                      hidden=HIDDEN_UCI if real else HIDDEN_SYNTHETIC, learn_noise=t.learn_noise,
-                     label=("discrete" if info0.truth is None else info0.truth.label) if semi else None)
+                     label=("discrete" if info0.truth is None else info0.truth.label) if semi else None,
+                     flow_layers=t.flow_layers)
     cfg = TrainConfig(method=t.method, iwae_samples=max(1, t.iwae_samples),
                       epochs=t.train_epochs(),
                       batch_size=p.batch_size, lr=p.lr,
