@@ -11,7 +11,6 @@ import math
 import numpy as np
 import pytest
 import torch
-from scipy.stats import norm
 
 from vaefail_core import evaluate as ev
 from vaefail_core import experiments, sec5, set_seed
@@ -23,16 +22,10 @@ from vaefail_core.objectives import (
 from vaefail_core.sweep import Task, grid_tasks, verify_record
 from vaefail_core.train import Member, TrainConfig, train_ensemble
 
-NOISE = 0.01
+from conftest import CIRCLE_NOISE, circle
+
+NOISE = CIRCLE_NOISE
 U64 = float(np.finfo(np.float64).eps) / 2
-
-
-def circle(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    z = rng.standard_normal((n, 1))
-    u = 2 * np.pi * norm.cdf(z)
-    x = np.concatenate([np.cos(u), np.sin(u)], 1) + math.sqrt(NOISE) * rng.standard_normal((n, 2))
-    return x.astype(np.float32), z.astype(np.float32)
 
 
 @pytest.fixture(autouse=True)

@@ -5,12 +5,10 @@ noise variance 0.01), generated here so the tests do not depend on the data modu
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pytest
 import torch
-from scipy.stats import norm
 
 from vaefail_core import evaluate as ev
 from vaefail_core import set_seed
@@ -23,16 +21,10 @@ from vaefail_core.train import (
     BatchStream, EnsembleAdam, Member, TrainConfig, progress_enabled, train_ensemble,
 )
 
-NOISE = 0.01
+from conftest import CIRCLE_NOISE, circle
+
+NOISE = CIRCLE_NOISE
 ARCH = VAEConfig(data_dim=2, latent_dim=1)
-
-
-def circle(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    z = rng.standard_normal((n, 1))
-    u = 2 * np.pi * norm.cdf(z)
-    x = np.concatenate([np.cos(u), np.sin(u)], 1) + math.sqrt(NOISE) * rng.standard_normal((n, 2))
-    return x.astype(np.float32), z.astype(np.float32)
 
 
 @pytest.fixture(autouse=True)
