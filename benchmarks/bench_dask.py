@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("VAEFAIL_QUIET", "1")
 
 from vaefail_core.dask_map import dask_map  # noqa: E402
-from vaefail_core.experiments import SWEEPS  # noqa: E402
+from vaefail_core.paper.records import SWEEPS  # noqa: E402
 from vaefail_core.sweep import plan_groups, record_path, run_sweep  # noqa: E402
 
 TIMINGS = ("group_seconds", "group_train_seconds")

@@ -29,7 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vaefail_core import set_seed, uci_tables  # noqa: E402
+from vaefail_core import set_seed  # noqa: E402
+from vaefail_core.paper import appE3
 from vaefail_core.profiles import PROFILES, get_profile  # noqa: E402
 from vaefail_core.sweep import Task, plan_groups, run_group  # noqa: E402
 
@@ -41,8 +42,8 @@ def measure(profile: str, ds: str, S: int, epochs: int) -> dict:
     training (``rate``) and of the evaluation (``eval``), the same in wall-clock seconds
     (``rate_wall``, ``eval_wall``: they include waiting for a shared CPU) and the members."""
     method = "iwae" if S else "vae"
-    grid = [t for t in uci_tables.uci_tasks(profile, (ds,), check=False)]
-    S0 = S if any(t.iwae_samples == S for t in grid) else uci_tables.uci_grid(profile)["iwae_S"][0]
+    grid = [t for t in appE3.uci_tasks(profile, (ds,), check=False)]
+    S0 = S if any(t.iwae_samples == S for t in grid) else appE3.uci_grid(profile)["iwae_S"][0]
     group = next(g for g in plan_groups(grid) if g[0].method == method and g[0].iwae_samples == (S0 if S else 0))
     bench = replace(get_profile(profile), name="bench", epochs_real=epochs)
     PROFILES["bench"] = bench
@@ -63,8 +64,8 @@ def measure(profile: str, ds: str, S: int, epochs: int) -> dict:
 def estimate(profile: str, rates: dict, eval_s: dict, cap: int | None = None) -> tuple[float, int, int]:
     """(hours on 2 cores, models, groups) of ``profile``'s "uci" sweep at the epoch cap
     (the profile's ``epochs_real``, or ``cap``)."""
-    tasks = uci_tables.uci_tasks(profile)
-    cap = cap or uci_tables.uci_grid(profile)["epochs_cap"]
+    tasks = appE3.uci_tasks(profile)
+    cap = cap or appE3.uci_grid(profile)["epochs_cap"]
     secs, n = 0.0, 0
     groups = plan_groups(tasks)
     for g in groups:
@@ -84,9 +85,9 @@ def main(argv=None) -> int:
     ap.add_argument("--out", help="write the measured rates to this JSON file")
     args = ap.parse_args(argv)
     set_seed(0)
-    S_all = sorted({0, *uci_tables.uci_grid(args.profile)["iwae_S"], *uci_tables.uci_grid("paper")["iwae_S"]})
+    S_all = sorted({0, *appE3.uci_grid(args.profile)["iwae_S"], *appE3.uci_grid("paper")["iwae_S"]})
     rates, eval_s, wall, wall_e = {}, {}, {}, {}
-    for ds in uci_tables.UCI_DATASETS:
+    for ds in appE3.UCI_DATASETS:
         for S in S_all:
             r = measure(args.profile, ds, S, args.epochs)
             key = (ds, S)
@@ -101,7 +102,7 @@ def main(argv=None) -> int:
     for prof, cap in [(args.profile, None), *((args.profile, c) for c in args.cap), ("paper", None)]:
         h, n, g = estimate(prof, rates, eval_s, cap)
         hw, _, _ = estimate(prof, wall, wall_e, cap)
-        print(f"{prof}: {n} models in {g} groups at a cap of {cap or uci_tables.uci_grid(prof)['epochs_cap']} "
+        print(f"{prof}: {n} models in {g} groups at a cap of {cap or appE3.uci_grid(prof)['epochs_cap']} "
               f"epochs: at most {h:.2f} h on 2 idle cores (2 workers; CPU time), {hw:.2f} h at this run's "
               f"wall-clock rates")
     return 0

@@ -32,7 +32,9 @@ import re
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from vaefail_core import experiments, plots
+from vaefail_core import plots
+from vaefail_core.paper import appD
+from vaefail_core.paper.records import gt_start_table, page_records, training_curves
 from vaefail_core.tables import show
 from vaefail_core.profiles import PROFILES, get_profile, page_setup
 from vaefail_core.sweep import GT_STARTS
@@ -130,7 +132,7 @@ show(summary.set_index("setting"), caption=f"App. D vs. our `paper` profile (thi
 # **Ours, beyond the paper: the selection rule behind each table (paper's numbering).**
 
 # %% tags=["hide-input"]
-show(experiments.selection_rules(), caption="Selection rules per table (ours, from the code)", index=False)
+show(appD.selection_rules(), caption="Selection rules per table (ours, from the code)", index=False)
 
 # %% [markdown]
 # ## The ground-truth start
@@ -162,8 +164,8 @@ show(pd.DataFrame({"start": list(GT_STARTS), "what it does": list(GT_STARTS.valu
 # Our criterion for a start that survives: median ratio at most 1.2 on every data set.
 
 # %% tags=["hide-input"]
-recs = {name: experiments.page_records(name, PROFILE) for name in ("section5", "section7", "section8")}
-tabs = [experiments.gt_start_table(r).assign(sweep=name) for name, r in recs.items() if r]
+recs = {name: page_records(name, PROFILE) for name in ("section5", "section7", "section8")}
+tabs = [gt_start_table(r).assign(sweep=name) for name, r in recs.items() if r]
 if tabs:
     gt = pd.concat(tabs, ignore_index=True)
     show(gt[["sweep", *[c for c in gt.columns if c != "sweep"]]], digits=2, index=False,
@@ -186,7 +188,7 @@ panels = [(sweep, ds, name) for sweep, ds, name in
 if panels:
     fig, axes = plt.subplots(1, len(panels), figsize=(3.25 * len(panels), 3.2), squeeze=False)
     for ax, (sweep, ds, name) in zip(axes[0], panels):
-        plots.plot_training_curves(ax, experiments.training_curves(recs[sweep], ds), title=name)
+        plots.plot_training_curves(ax, training_curves(recs[sweep], ds), title=name)
     axes[0, 0].legend(fontsize=8)
     fig.tight_layout()
     plt.show()

@@ -27,7 +27,7 @@
 # * **Sec. 7's guideline.** High entropy of a classifier's p(y | x) should go with the
 #   failure, i.e. with IWAE beating the VAE on the cohorts.
 #
-# Models come from one sweep (`uci_tables.uci_tasks(profile)`, `vaefail sweep uci`),
+# Models come from one sweep (`appE3.uci_tasks(profile)`, `vaefail sweep uci`),
 # cached in `results/<profile>/`; this page reads the cache (no data file is needed to
 # render it) and writes `results/<profile>/table5.csv` and `table6.csv` (until the sweep
 # has run, its tables are empty and it writes nothing). Numbers are
@@ -44,8 +44,10 @@ TRAIN_MISSING = False  # True: train the tasks that are not in the cache yet (lo
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from vaefail_core import m2, uci_tables
+from vaefail_core import m2
+from vaefail_core.paper import appE3
 from vaefail_core.paper import scorecard
+from vaefail_core.paper.records import page_records
 from vaefail_core.profiles import page_setup
 from vaefail_core.tables import show
 
@@ -54,18 +56,18 @@ prof = page_setup(PROFILE, SEED, keys=())
 # %% [markdown]
 # **Ours, beyond the paper: the grid this page was trained on, against App. D's.** Every
 # axis of the Table 5-6 grid under the `paper` profile (App. D) and under this page's
-# profile, with the values the profile leaves out (`uci_tables.uci_grid`). Models are
+# profile, with the values the profile leaves out (`appE3.uci_grid`). Models are
 # M2 with 3 x 100 leaky-ReLU networks, Adam at learning rate 0.001, mini-batches of 100,
 # a relaxed one-hot q(y | x) at temperature 2.2.
 
 # %% tags=["hide-input"]
-show(uci_tables.grid_table(PROFILE), caption=f"Ours: the Table 5-6 grid, paper vs {PROFILE} profile")
-print("stopping rule:", uci_tables.stop_rule_text())
+show(appE3.grid_table(PROFILE), caption=f"Ours: the Table 5-6 grid, paper vs {PROFILE} profile")
+print("stopping rule:", appE3.stop_rule_text())
 print("labelled share of the training rows:", f"{m2.LABEL_FRACTION:g}", "(stratified by class)")
 
 # %% tags=["hide-input"]
-records = uci_tables.page_records(PROFILE, TRAIN_MISSING, RETRAIN)
-frame = uci_tables.records_table(records)
+records = page_records("uci", PROFILE, TRAIN_MISSING, RETRAIN)
+frame = appE3.records_table(records)
 
 # %% [markdown]
 # ## Table 5: learned vs true p(x)
@@ -80,9 +82,9 @@ frame = uci_tables.records_table(records)
 # rows (lower is better): ours beside the paper's values.
 
 # %% tags=["hide-input"]
-t5 = uci_tables.table5(frame)
-uci_tables.write_table_csv(t5, "table5", PROFILE)
-show(uci_tables.display(t5), caption=f"Table 5 (paper): ours (z-scores) and the paper's, {PROFILE} profile")
+t5 = appE3.table5(frame)
+appE3.write_table_csv(t5, "table5", PROFILE)
+show(appE3.display(t5), caption=f"Table 5 (paper): ours (z-scores) and the paper's, {PROFILE} profile")
 
 # %% [markdown]
 # ## Table 6: learned vs true p(x | y)
@@ -96,9 +98,9 @@ show(uci_tables.display(t5), caption=f"Table 5 (paper): ours (z-scores) and the 
 # rows of that class (lower is better): ours beside the paper's values.
 
 # %% tags=["hide-input"]
-t6 = uci_tables.table6(frame)
-uci_tables.write_table_csv(t6, "table6", PROFILE)
-show(uci_tables.display(t6), caption=f"Table 6 (paper): ours (z-scores) and the paper's, {PROFILE} profile")
+t6 = appE3.table6(frame)
+appE3.write_table_csv(t6, "table6", PROFILE)
+show(appE3.display(t6), caption=f"Table 6 (paper): ours (z-scores) and the paper's, {PROFILE} profile")
 
 # %% [markdown]
 # ## Verdicts
@@ -157,7 +159,7 @@ show(scorecard.page_verdicts(PROFILE, "appE3_uci"), index=False,
 # of the grid).
 
 # %% tags=["hide-input"]
-show(uci_tables.epochs_table(records), index=False,
+show(appE3.epochs_table(records), index=False,
      caption=f"Ours: epochs each model trained (cap = the grid's epoch cap), {PROFILE} profile")
 
 # %% [markdown]
@@ -167,7 +169,7 @@ show(uci_tables.epochs_table(records), index=False,
 # over the restarts with the rule; "cohorts": the mean over cohorts.
 
 # %% tags=["hide-input"]
-chk = uci_tables.stopping_check(records)
+chk = appE3.stopping_check(records)
 show(chk, digits=2, index=False, caption=f"Ours: the stopping rule against training longer without it, {PROFILE} profile")
 print(f"within the spread across restarts: {int(chk['within spread'].sum())} of {len(chk)} configurations")
 
@@ -196,8 +198,8 @@ print(f"within the spread across restarts: {int(chk['within spread'].sum())} of 
 # **Ours, beyond the paper: class overlap of the three sets (Sec. 7's check, measured).**
 
 # %% tags=["hide-input"]
-sep = uci_tables.separability_table(PROFILE, retrain=RETRAIN, store=bool(records))
-show(sep.assign(dataset=sep["dataset"].map(uci_tables.DATASET_NAMES)).set_index(["dataset", "classifier"]),
+sep = appE3.separability_table(PROFILE, retrain=RETRAIN, store=bool(records))
+show(sep.assign(dataset=sep["dataset"].map(appE3.DATASET_NAMES)).set_index(["dataset", "classifier"]),
      digits=2, caption="Ours: balanced accuracy and entropy of p(y | x), 5-fold cross-validation")
 
 # %% [markdown]
@@ -211,7 +213,7 @@ show(sep.assign(dataset=sep["dataset"].map(uci_tables.DATASET_NAMES)).set_index(
 # **Ours, beyond the paper: the guideline against Table 6** (logistic regression).
 
 # %% tags=["hide-input"]
-gl = uci_tables.guideline_table(sep, frame)
+gl = appE3.guideline_table(sep, frame)
 show(gl, digits=2, caption=f"Ours: class overlap vs IWAE's advantage on p(x | y), {PROFILE} profile")
 if "kendall_ours" in gl.attrs:
     print(f"Kendall's tau, relative entropy vs IWAE advantage: ours {gl.attrs['kendall_ours']:.2f}, "
@@ -233,10 +235,10 @@ if "kendall_ours" in gl.attrs:
 # (averaged over class pairs).
 
 # %% tags=["hide-input"]
-for ds in uci_tables.UCI_DATASETS:
-    fd = uci_tables.figure_data(records, frame, ds, PROFILE, split=0, retrain=RETRAIN)
+for ds in appE3.UCI_DATASETS:
+    fd = appE3.figure_data(records, frame, ds, PROFILE, split=0, retrain=RETRAIN)
     if fd is not None:
-        uci_tables.plot_figure(fd, f"Ours: {uci_tables.DATASET_NAMES[ds]} (split 0, {PROFILE} profile)")
+        appE3.plot_figure(fd, f"Ours: {appE3.DATASET_NAMES[ds]} (split 0, {PROFILE} profile)")
         plt.show()
 
 # %% [markdown]

@@ -24,7 +24,7 @@
 # On both, the paper says the MFG-VAE fits p(x) as well as IWAE. Appendix I's Figures
 # 8-15 show each fit: the true and learned p(x) and f, and the posteriors under the
 # true and the learned f. This page rebuilds them from the cached Section-5 sweep with
-# `vaefail_core.sec5` and turns each caption's claim into a number. Our kNN statistic is a
+# `vaefail_core.paper.sec5` and turns each caption's claim into a number. Our kNN statistic is a
 # z-score (README, Metrics): about N(0, 1) when the model's samples and the test data
 # come from one distribution, larger when they differ.
 
@@ -38,7 +38,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from vaefail_core.tables import show
-from vaefail_core import sec5
+from vaefail_core.paper import sec5
 from vaefail_core.paper.reference import TABLE2
 from vaefail_core.profiles import get_profile
 

@@ -39,7 +39,8 @@ import numpy as np
 import pandas as pd
 
 from vaefail_core.tables import show
-from vaefail_core import experiments, linear, toy
+from vaefail_core import linear, toy
+from vaefail_core.paper import sec5_2
 from vaefail_core.paper.reference import EQ6
 from vaefail_core.paper.verdict import judge_exact
 from vaefail_core.profiles import page_setup
@@ -61,7 +62,7 @@ prof = page_setup(PROFILE, SEED, keys=())
 # into MLEO and PMO. Closed form, so the numbers do not depend on the profile.
 
 # %% tags=["hide-input"]
-eq6 = experiments.eq6_closed_form(n_restarts=20, seed=SEED)
+eq6 = sec5_2.eq6_closed_form(n_restarts=20, seed=SEED)
 show(eq6.rename(columns={"mleo": "MLEO", "pmo": "PMO", "neg_elbo": "-ELBO + const"}),
      caption=f"Eq. 6 in closed form (ours; the same in every profile), profile {PROFILE}", digits=3)
 optima = eq6.attrs["restart_optima"]
@@ -105,7 +106,7 @@ print(f"Sample correlation of x1 and x2: {np.corrcoef(x_true.T)[0, 1]:.2f} at th
 # row per restart (values in nats, -ELBO up to the same constant as above).
 
 # %% tags=["hide-input"]
-vae = experiments.eq6_trained_vae(PROFILE, seed=SEED, retrain=RETRAIN)
+vae = sec5_2.eq6_trained_vae(PROFILE, seed=SEED, retrain=RETRAIN)
 show(vae.drop(columns="A").rename(columns={
          "val_neg_elbo": "validation -ELBO + const", "test_neg_elbo": "test -ELBO + const",
          "mleo_of_A": "MLEO of learned A", "pmo_of_A": "PMO of learned A"}),
@@ -137,7 +138,7 @@ print(f"Selected restart (lowest validation -ELBO): {int(vae['val_neg_elbo'].idx
 
 # %% tags=["hide-input"]
 N_FIG2 = 1000
-fig2, curves = experiments.fig2_analysis(n=N_FIG2, seed=SEED)
+fig2, curves = sec5_2.fig2_analysis(n=N_FIG2, seed=SEED)
 share = fig2["frac_kl_above"]
 fig2_shown = pd.DataFrame({
     "PMO of the best Gaussian q": fig2["pmo_best_gaussian"].map("{:.3f}".format),
@@ -215,7 +216,7 @@ plt.show()
 
 # %% tags=["hide-input"]
 x_marks3 = [-1.5, -0.5, 0.0, 0.5, 1.0]
-res3 = experiments.joint_and_posteriors(toy.floor_f, toy.FIG3_NOISE_VAR, x_marks3)
+res3 = sec5_2.joint_and_posteriors(toy.floor_f, toy.FIG3_NOISE_VAR, x_marks3)
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 axes[0].imshow(res3["joint"].numpy(), origin="lower", aspect="auto", cmap="viridis",
                extent=[float(res3["z"][0]), float(res3["z"][-1]), float(res3["x_grid"][0]), float(res3["x_grid"][-1])])

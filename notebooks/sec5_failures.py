@@ -26,7 +26,7 @@
 #
 # Everything below is loaded from the cached Section-5 sweep (`vaefail sweep section5`;
 # a missing cache is computed first, and `RETRAIN=True` recomputes it) and computed by
-# `vaefail_core.sec5`. Our smooth kNN statistic is a z-score (README,
+# `vaefail_core.paper.sec5`. Our smooth kNN statistic is a z-score (README,
 # Metrics), so its scale differs from Table 2's. We compare what can be compared: the
 # ordering of the methods and whether the VAE is significantly worse than IWAE.
 # Appendix E.2 and Figures 8-15 are on the next page (`appE_qualitative`).
@@ -42,7 +42,9 @@ import numpy as np
 import pandas as pd
 
 from vaefail_core.tables import show
-from vaefail_core import experiments, plots, robustness, sec5
+from vaefail_core import plots
+from vaefail_core.paper import robustness, sec5
+from vaefail_core.paper.records import gt_start_table, training_curves
 from vaefail_core.profiles import get_profile
 
 N_PLOT = sec5.setup_notebook(PROFILE, SEED)  # seeds, pandas display, points per density panel
@@ -225,7 +227,7 @@ show(sec5.vae_vs_iwae(pv_loss), caption=f"Ours: VAE vs IWAE, val-loss selection,
 # median difference in nats.
 
 # %% tags=["hide-input"]
-show(experiments.gt_start_table(records), digits=2, index=False,
+show(gt_start_table(records), digits=2, index=False,
      caption=f"Ours: does the ground-truth start survive the first epoch? {PROFILE} profile")
 
 # %% [markdown]
@@ -235,7 +237,7 @@ show(experiments.gt_start_table(records), digits=2, index=False,
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 4, figsize=(13, 3.2))
 for ax, ds in zip(axes, sec5.TABLE2_DATASETS + ("circle", "absolute_value")):
-    plots.plot_training_curves(ax, experiments.training_curves(records, ds), title=sec5.DATASET_NAMES[ds])
+    plots.plot_training_curves(ax, training_curves(records, ds), title=sec5.DATASET_NAMES[ds])
 axes[0].legend(fontsize=8)
 fig.tight_layout()
 plt.show()

@@ -45,8 +45,10 @@ import numpy as np
 import pandas as pd
 
 from vaefail_core.tables import show
-from vaefail_core import data, experiments, m2, plots, robustness, sec7
+from vaefail_core import data, m2, plots
+from vaefail_core.paper import robustness, sec7
 from vaefail_core.paper.reference import TABLE3, TABLE4
+from vaefail_core.paper.records import gt_start_table, page_records, training_curves
 from vaefail_core.profiles import PAGE_KEYS, page_setup
 from vaefail_core.sweep import load_selected
 
@@ -67,7 +69,7 @@ if PROFILE == "reduced":
 show(pd.Series(settings, name=PROFILE), caption=f"Ours: settings of the {PROFILE} profile used on this page")
 
 # %% tags=["hide-input"]
-records = experiments.page_records("section7", PROFILE, TRAIN_MISSING, RETRAIN)
+records = page_records("section7", PROFILE, TRAIN_MISSING, RETRAIN)
 frame = sec7.records_table(records)
 
 # %% [markdown]
@@ -81,11 +83,11 @@ frame = sec7.records_table(records)
 # VAE, alpha = 0.1, gamma = 1, data version 0; dots at epoch 0: the starts' losses).
 
 # %% tags=["hide-input"]
-show(experiments.gt_start_table(records), digits=2, index=False,
+show(gt_start_table(records), digits=2, index=False,
      caption=f"Ours: first epoch vs ground-truth start, Sec. 7 sweep, {PROFILE} profile")
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
 for ax, ds in zip(axes, sec7.SEC7_DATASETS):
-    plots.plot_training_curves(ax, experiments.training_curves(records, ds), title=ds)
+    plots.plot_training_curves(ax, training_curves(records, ds), title=ds)
 axes[0].legend(fontsize=8)
 fig.tight_layout()
 plt.show()

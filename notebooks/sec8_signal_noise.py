@@ -43,15 +43,16 @@ import numpy as np
 import pandas as pd
 
 from vaefail_core.tables import show
-from vaefail_core import data, evaluate, experiments, plots
+from vaefail_core import data, evaluate, plots
 from vaefail_core.paper import appF, sec8
+from vaefail_core.paper.records import gt_start_table, page_records, training_curves
 from vaefail_core.profiles import PAGE_KEYS, page_setup
 from vaefail_core.sweep import load_selected
 
 prof = page_setup(PROFILE, SEED, PAGE_KEYS + ("IWAE S",))
 
 # %% tags=["hide-input"]
-records = experiments.page_records("section8", PROFILE, TRAIN_MISSING, RETRAIN)
+records = page_records("section8", PROFILE, TRAIN_MISSING, RETRAIN)
 
 # %% [markdown]
 # ## Case A: Spiral-Dots noise variance (truth 0.01)
@@ -90,12 +91,12 @@ show(noise, caption=f"Case A noise variance, ours ({PROFILE} profile; sd over da
 # epoch 0: the starts' losses).
 
 # %% tags=["hide-input"]
-show(experiments.gt_start_table(records), digits=2, index=False,
+show(gt_start_table(records), digits=2, index=False,
      caption=f"Ours: first epoch vs ground-truth start, Sec. 8 sweep, {PROFILE} profile")
 fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
 for ax, (ds, name) in zip(axes, (("spiral_dots", "Spiral-Dots"), ("figure8_5d", "Figure-8-5D"),
                                  ("clusters_5d", "Clusters-5D"))):
-    plots.plot_training_curves(ax, experiments.training_curves(records, ds), title=name)
+    plots.plot_training_curves(ax, training_curves(records, ds), title=name)
 axes[0].legend(fontsize=8)
 fig.tight_layout()
 plt.show()

@@ -100,10 +100,10 @@ def load_must_not_run(*args, **kwargs):
 ])
 def test_bad_input_exits_2_with_one_line(capsys, monkeypatch, argv, needle):
     """Refused before anything is generated, loaded or trained."""
-    from vaefail_core import experiments
+    from vaefail_core.paper import records
 
     monkeypatch.setattr(data, "load", load_must_not_run)
-    monkeypatch.setattr(experiments, "run_named_sweep", load_must_not_run)
+    monkeypatch.setattr(records, "run_named_sweep", load_must_not_run)
     rc, out, err = run(capsys, *argv)
     assert rc == 2 and out == ""
     one_error_line(err, needle)

@@ -1,7 +1,7 @@
 """Sweeps on Dask (``dask_map.py``, ``vaefail sweep --dask``): the same records as the
 in-process run, also when a worker process is killed part-way, and the address checks.
 
-The sweeps are a few tasks of ``experiments.section5_tasks("quick")`` trained into
+The sweeps are a few tasks of ``sec5.section5_tasks("quick")`` trained into
 ``tmp_path``. Records are compared with the tolerance of ``tests/test_sweep.py`` (every
 number) and the selected parameters bit for bit: the groups are the same as in the
 in-process run, and every worker computes with one torch thread on this machine.
@@ -23,11 +23,12 @@ pytest.importorskip("distributed", reason="dask and distributed are not installe
 
 from distributed import Client  # noqa: E402
 
-from vaefail_core import cache, cli, dask_map as dm, experiments  # noqa: E402
+from vaefail_core import cache, cli, dask_map as dm  # noqa: E402
+from vaefail_core.paper import records, sec5
 from vaefail_core.sweep import load_selected, plan_groups, record_path, run_sweep  # noqa: E402
 
 #: two data sets x two versions x (VAE, IWAE S=3): 8 tasks, 16 models
-SUBSET = [t for t in experiments.section5_tasks("quick")
+SUBSET = [t for t in sec5.section5_tasks("quick")
           if t.dataset in ("circle", "absolute_value") and t.method in ("vae", "iwae")
           and t.iwae_samples in (0, 3)]
 #: 4 groups of 2 tasks (4 models) for the killed worker: one can die while others run
@@ -72,7 +73,7 @@ def test_cli_sweep_on_local_cluster_equals_in_process_run(tmp_path, monkeypatch,
     records of the in-process run; a re-run finds them all and starts no cluster."""
     ref = tmp_path / "ref"
     run_sweep(SUBSET, ref, progress=False)
-    monkeypatch.setitem(experiments.SWEEPS, "section5", lambda profile: SUBSET)
+    monkeypatch.setitem(records.SWEEPS, "section5", lambda profile: SUBSET)
     monkeypatch.setattr(cache, "RESULTS_DIR", tmp_path / "results")
     assert cli.main(["sweep", "section5", "--profile", "quick", "--dask", "local:2"]) == 0
     n = len(SUBSET)
@@ -155,7 +156,7 @@ def _must_not_run(*a, **k):
     (["--dask"], "expected one argument"),
 ])
 def test_bad_dask_address_exits_2_with_one_line(capsys, monkeypatch, argv, needle):
-    monkeypatch.setattr(experiments, "run_named_sweep", _must_not_run)
+    monkeypatch.setattr(records, "run_named_sweep", _must_not_run)
     assert cli.main(["sweep", "section5", "--profile", "quick", *argv]) == 2
     out, err = capsys.readouterr()
     assert out == "" and len(err.splitlines()) == 1 and err.startswith("vaefail: error: ")

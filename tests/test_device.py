@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 import torch
 
-from vaefail_core import cli, experiments, m2, uci_tables
+from vaefail_core import cli, m2
+from vaefail_core.paper import appE3, records
 from vaefail_core import evaluate as ev
 from vaefail_core import sweep
 from vaefail_core.nets import HIDDEN_UCI
@@ -68,7 +69,7 @@ def captured_sweep(monkeypatch):
         calls.append({"name": name, "profile": profile, **kw})
         return Res()
 
-    monkeypatch.setattr(experiments, "run_named_sweep", fake)
+    monkeypatch.setattr(records, "run_named_sweep", fake)
     return calls
 
 
@@ -118,7 +119,7 @@ def test_cuda_flag_with_a_gpu(capsys, captured_sweep, fake_gpu):
 
 def test_run_named_sweep_refuses_cuda_on_dask(fake_gpu):
     with pytest.raises(ValueError, match="Dask"):
-        experiments.run_named_sweep("section5", "quick", dask="local:1", device="cuda")
+        records.run_named_sweep("section5", "quick", dask="local:1", device="cuda")
 
 
 # --------------------------------------------------------------------------------------
@@ -175,11 +176,11 @@ def _plan_before(tasks, loader="vaefail_core.data"):
     return groups
 
 
-@pytest.mark.parametrize("name", sorted(experiments.SWEEPS))
+@pytest.mark.parametrize("name", sorted(records.SWEEPS))
 def test_cpu_groups_unchanged_quick(name):
-    tasks = experiments.SWEEPS[name]("quick")
+    tasks = records.SWEEPS[name]("quick")
     if name == "uci":     # planning reads each set's file; the retinopathy file may be absent
-        have = {ds for ds in {t.dataset for t in tasks} if uci_tables.data_error(ds) is None}
+        have = {ds for ds in {t.dataset for t in tasks} if appE3.data_error(ds) is None}
         assert have, "no UCI data file at all"
         tasks = [t for t in tasks if t.dataset in have]
     before = _plan_before(tasks)
@@ -189,7 +190,7 @@ def test_cpu_groups_unchanged_quick(name):
 
 
 def test_cuda_groups_are_larger_and_within_the_cap(fake_gpu):
-    tasks = experiments.SWEEPS["section5"]("reduced")    # CPU: buckets split at 40 members
+    tasks = records.SWEEPS["section5"]("reduced")    # CPU: buckets split at 40 members
     cpu = plan_groups(tasks, device="cpu")
     gpu = plan_groups(tasks, device="cuda")
     assert sorted((t for g in gpu for t in g), key=tasks.index) == tasks      # every task, once

@@ -13,7 +13,8 @@ import pytest
 import torch
 
 from vaefail_core import evaluate as ev
-from vaefail_core import experiments, sec5, set_seed
+from vaefail_core import set_seed
+from vaefail_core.paper import records, sec5
 from vaefail_core.flows import ConditionalSplineFlow, rq_spline
 from vaefail_core.nets import EnsembleMLP
 from vaefail_core.objectives import (
@@ -223,7 +224,7 @@ def test_flow_tasks_and_existing_keys_unchanged():
         ["figure8-v0-flow-L2"]
     assert "flow_layers" not in json.dumps(Task("figure8", 0, "vae", "quick").config())
     n_checked = 0
-    for name, fn in experiments.SWEEPS.items():
+    for name, fn in records.SWEEPS.items():
         if name == "section5_flow":
             continue
         for task in fn("reduced"):
@@ -232,7 +233,7 @@ def test_flow_tasks_and_existing_keys_unchanged():
             assert all(verify_record(task) is not None for task in fn("reduced"))
             n_checked += len(fn("reduced"))
     assert n_checked > 0
-    flow_tasks = experiments.SWEEPS["section5_flow"]("reduced")
+    flow_tasks = records.SWEEPS["section5_flow"]("reduced")
     assert {x.dataset for x in flow_tasks} == set(sec5.TABLE2_DATASETS)
     base = [x for x in sec5.section5_tasks("reduced") if x.method == "vae" and x.dataset in sec5.TABLE2_DATASETS]
     assert {(x.dataset, x.version, x.restart_ids()) for x in flow_tasks} == \

@@ -15,7 +15,7 @@ import torch
 from scipy import stats
 
 from vaefail_core import metrics
-from vaefail_core import robustness as R
+from vaefail_core.paper import robustness as R
 from vaefail_core.plots import empty_axes
 
 
@@ -278,7 +278,8 @@ def test_compute_reuses_done_rows_and_saves_as_it_goes(monkeypatch):
 
 def test_sec7_records_all_or_nothing(monkeypatch):
     """A Section 7 sweep still being written gives no Table 3-4 comparisons at all."""
-    from vaefail_core import sec7, sweep
+    from vaefail_core import sweep
+    from vaefail_core.paper import sec7
     monkeypatch.setattr(sec7, "section7_tasks", lambda profile: ["a", "b", "c"])
     monkeypatch.setattr(sweep, "verify_record", lambda t: None if t == "b" else {"key": t})
     assert R._sec7_records("quick") == []

@@ -186,3 +186,22 @@ def test_no_notebook_types_a_paper_number():
         code = nb.read_text()
         found = sorted(v for v in values if re.search(rf"(?<![\d.]){re.escape(v)}(?!\d)", code))
         assert not found, f"{nb.name} types the paper's number(s) {found}"
+
+
+def test_check_rule_and_a_check_claim():
+    """A ``check`` claim: reproduced exactly when its condition holds, at the boundary too;
+    its text formats every cell; a non-boolean or an unknown comparison is refused."""
+    from vaefail_core.paper.claim import Claim
+    from vaefail_core.paper.verdict import judge_check
+
+    assert judge_check(True).verdict == "reproduced" and judge_check(False).verdict == "differs"
+    with pytest.raises(ValueError, match="True or False"):
+        judge_check(0.5)
+    c = Claim("x/check", "x", "a beats b", "yes", "check", cells=(("x", "d"), ("x", "a"), ("x", "b")),
+              cond=(">", 0.0), fmt="diff {0:.2f} (a {1:.1f}, b {2:.1f})", where="Sec. 0", page="p")
+    ev = {("x", "d"): pd.Series([0.5]), ("x", "a"): pd.Series([2.0]), ("x", "b"): pd.Series([1.5])}
+    assert C.judge(c, ev).verdict == "reproduced" and C.ours_text(c, ev) == "diff 0.50 (a 2.0, b 1.5)"
+    assert C.judge(c, {**ev, ("x", "d"): pd.Series([0.0])}).verdict == "differs"     # > is strict
+    assert C.judge(c, {k: v for k, v in ev.items() if k != ("x", "b")}).verdict == "not run"
+    with pytest.raises(ValueError, match="unknown comparison"):
+        Claim("x/bad", "x", "s", "p", "check", cells=(("x", "d"),), cond=("==", 0.0), where="w", page="p")

@@ -1,4 +1,4 @@
-"""Tests of vaefail_core.sec5 (Table 2 selection and CSV, significance test, the Eq. 3
+"""Tests of vaefail_core.paper.sec5 (Table 2 selection and CSV, significance test, the Eq. 3
 MLEO/PMO split) on tiny synthetic records and on the committed quick cache."""
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from vaefail_core import data as D
-from vaefail_core import sec5, set_seed
+from vaefail_core import set_seed
+from vaefail_core.paper import sec5
 from vaefail_core.sweep import Task, verify_record
 
 

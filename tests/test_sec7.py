@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vaefail_core import sec7
+from vaefail_core.paper import sec7
 from vaefail_core.sweep import run_sweep
 
 

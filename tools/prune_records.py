@@ -14,7 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
-from vaefail_core.experiments import SWEEPS
+from vaefail_core.paper.records import SWEEPS
 from vaefail_core.sweep import default_cache_dir, record_path
 
 

@@ -20,14 +20,12 @@ Modules, from the lower layers up (one concept each; no module imports one above
   tables      DataFrames as HTML tables on a page
   sweep       task lists -> resumable, verifiable results cache; the missing-record policy
   dask_map    sweeps on a Dask cluster
-  sec5, sec7, uci_tables
-              page modules: the tasks, tables and figures of Sec. 5 / App. E.1-E.2,
-              Sec. 7 / App. E.3 and Tables 5-6
-  robustness  the orderings of Tables 2-4 under other two-sample tests
-  experiments the named sweeps and the functions of Sec. 5.2 and App. D
-  paper/      the page modules of Sec. 6, Sec. 8, App. A-C and App. F (sec6, sec8,
-              appA_C, appF), the paper's numbers (reference), the verdict rule, the
-              claims registry and the scorecard
+  paper/      the book's pages, one module each, above everything else: the paper's
+              sections (sec5_2, sec5, sec6, sec7, sec8) and appendices (appA_C, appD,
+              appE3, appF), the records behind them (records: the named sweeps and the
+              one missing-record policy), the robustness of the orderings (robustness),
+              the paper's numbers (reference), the verdict rule (verdict), the claims
+              registry (claims) and the scorecard
   diagnose    ``vaefail diagnose``: Section 9's checks on a user's data
   cli         the `vaefail` command
 """

@@ -28,7 +28,7 @@ Limits (checked before any data is generated or any file is opened):
 * ``--seed`` is a non-negative integer.
 * ``--out`` must name a file (not a folder) in an existing, writable folder; no folders
   are created.
-* ``sweep``: NAME is one of ``experiments.SWEEPS``, ``--profile`` one of quick / reduced /
+* ``sweep``: NAME is one of ``paper.records.SWEEPS``, ``--profile`` one of quick / reduced /
   paper, ``--workers`` an integer in [1, ``MAX_WORKERS`` = 64].
 * ``sweep --dask ADDRESS``: ``local:N`` (a Dask ``LocalCluster`` of N single-threaded
   worker processes on this machine, N in [1, ``MAX_WORKERS``]) or ``tcp://host:port`` (a
@@ -202,7 +202,7 @@ def _cmd_surrogates(args) -> int:
 
 
 def _cmd_sweep(args) -> int:
-    from .experiments import SWEEPS, run_named_sweep
+    from .paper.records import SWEEPS, run_named_sweep
     from .profiles import PROFILES
 
     if args.name not in SWEEPS:

@@ -439,7 +439,7 @@ def install_empty_panel_check() -> bool:
 
 def plot_training_curves(ax, curves: dict, title: str | None = None, quantile: float = 0.98):
     """Training loss per epoch of ground-truth (orange) and random (blue) restarts, from
-    ``experiments.training_curves``; a dot at epoch 0 marks each ground-truth start's
+    ``paper.records.training_curves``; a dot at epoch 0 marks each ground-truth start's
     loss. The y-range covers the curves up to their ``quantile`` (one exploding epoch
     would otherwise flatten the rest)."""
     cols = {"gt": "tab:orange", "random": "tab:blue"}

@@ -884,17 +884,17 @@ def records_frame(records: Iterable[dict]):
 
 
 def load_or_run(tasks, train_missing: bool, retrain: bool = False, workers: int = 1,
-                device: str = "cpu"):
+                device: str = "cpu", cache_dir=None):
     """Records for ``tasks``: run the sweep (training what is missing) when
     ``train_missing`` or ``retrain``; otherwise only the verified cached records, plus the
     list of tasks that are not computed yet (so a page can say what is missing instead of
     silently training for an hour). ``workers`` > 1 trains in that many processes.
     ``device`` ("cpu", "cuda" or "auto"; ``resolve_device``) is where missing records
-    train."""
+    train; ``cache_dir`` is the results folder (default ``default_cache_dir``)."""
     if train_missing or retrain:
         device = resolve_device(device)
         map_fn = process_map(workers) if workers > 1 else map
-        return list(run_sweep(tasks, progress=False, recompute=retrain, map_fn=map_fn,
+        return list(run_sweep(tasks, cache_dir=cache_dir, progress=False, recompute=retrain, map_fn=map_fn,
                               device=device).records), []
-    found = [(t, verify_record(t)) for t in tasks]
+    found = [(t, verify_record(t, cache_dir)) for t in tasks]
     return [r for _, r in found if r is not None], [t for t, r in found if r is None]

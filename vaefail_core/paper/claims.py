@@ -20,38 +20,40 @@ run"). ``judge(claim, evidence)`` applies the rule of ``verdict``.
 """
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-from .. import experiments, sec5, sec7, uci_tables
-from . import sec8
 from ..cache import cached_json
 from ..sweep import load_or_run
+from . import appA_C, appD, appE3, records, sec5, sec5_2, sec6, sec7, sec8
 from . import reference as R
-from .verdict import (Judgement, judge_effect, judge_exact, judge_number, not_comparable,
-                      not_run)
+from .claim import PAGES, Claim, judge, ours_text
 
-__all__ = ["Claim", "CLAIMS", "PAGES", "EVIDENCE_OF", "claims_frame", "evidence", "judge", "ours_text",
+#: the page modules that register claims of their own pages beyond Tables 1-6 and the
+#: text numbers: each has ``page_claims()`` (a list of ``Claim``), ``CLAIMS_SWEEP`` (the
+#: named sweep whose records its evidence reads, or None) and
+#: ``claims_evidence(profile, records)`` (cell -> per-version Series)
+PAGE_MODULES: dict = {name: mod for name, mod in {
+    "sec5_2": sec5_2, "sec5": sec5, "sec6": sec6, "sec7": sec7, "sec8": sec8, "appA_C": appA_C,
+    "appD": appD, "appE3": appE3}.items() if hasattr(mod, "page_claims")}
+#: the evidence source (``_SOURCES``) each claim source is judged on
+_EVIDENCE_OF = {"eq6": "eq6", "table1": "table1", "case_a": "case_a", "table2": "table2", "table3": "table34",
+               "table4": "table34", "table5": "table56", "table6": "table56", "appE3_text": "table56"}
+
+
+def evidence_source(claim: Claim) -> str:
+    """The evidence source (``_SOURCES``) a claim is judged on."""
+    return _EVIDENCE_OF.get(claim.source, claim.source)
+
+__all__ = ["Claim", "CLAIMS", "PAGES", "evidence_source", "PAGE_MODULES", "claims_frame", "evidence", "judge", "ours_text",
            "table56_cells"]
 
-#: the book page of each source of evidence
-PAGES = {"eq6": "sec5_2_intuition", "table1": "sec8_signal_noise", "case_a": "sec8_signal_noise",
-         "table2": "sec5_failures", "table3": "sec7_semisupervised", "table4": "sec7_semisupervised",
-         "table5": "appE3_uci", "table6": "appE3_uci", "appE3_text": "appE3_uci"}
-#: the evidence source (``_SOURCES``) each claim source is judged on
-EVIDENCE_OF = {"eq6": "eq6", "table1": "table1", "case_a": "case_a", "table2": "table2", "table3": "table34",
-               "table4": "table34", "table5": "table56", "table6": "table56", "appE3_text": "table56"}
-_WHERE = {"eq6": "Sec. 5.2, Eq. 6", "table1": "Table 1 (Sec. 8)", "case_a": "Sec. 8, Case A",
-          "table2": "Table 2 (App. E.1)", "table3": "Table 3 (App. E.3)", "table4": "Table 4 (App. E.3)",
-          "table5": "Table 5 (App. E.3)", "table6": "Table 6 (App. E.3)", "appE3_text": "App. E.3 (text)"}
 _DS = {"figure8_5d": "Figure-8-5D", "clusters_5d": "Clusters-5D", "clusters": "Clusters", "figure8": "Figure-8",
        "semicircle_discrete": "Discrete Semi-Circle", "semicircle_continuous": "Continuous Semi-Circle",
-       **uci_tables.DATASET_NAMES}
+       **appE3.DATASET_NAMES}
 _METRIC = {"neg_elbo": "-ELBO", "avg_mi": "avg. MI per latent dim", "neg_iwae": "-IWAE bound"}
 _M = {"vae": "VAE", "iwae": "IWAE", "lin": "LIN"}
 #: Table 1's metrics as the paper's rows read them: its single IWAE row of "-ELBO" is
@@ -64,34 +66,7 @@ _TABLE1_METRIC = {("iwae", "neg_elbo"): "neg_iwae"}
 def _cohort_name(table: str, ds: str, c: int) -> str:
     if table == "table4":
         return f"y = {sec7.COHORT_NAMES[ds][c - 1]}"
-    return uci_tables.CLASS_NAMES[ds][c - 1]
-
-
-@dataclass(frozen=True)
-class Claim:
-    """One claim. ``cells`` are the evidence cells it is judged on: one for ``number``
-    and ``cell``; for ``effect`` a list of (sign, cells) terms whose per-version sum is
-    the difference (positive supports the paper), where a term of several cells takes
-    their per-version minimum (``reduce="min"``) or mean (``"mean"``)."""
-
-    id: str
-    source: str
-    statement: str
-    paper: str
-    kind: str
-    cells: tuple = ()
-    value: tuple[float, float] | None = None     #: the paper's (mean, sd), number / exact
-    decimals: int = 3                           #: exact: the paper's printed digits
-    terms: tuple = ()                           #: effect: ((sign, reduce, cells), ...)
-    labels: tuple = ()                          #: effect: a name per term, for the text
-
-    @property
-    def where(self) -> str:
-        return _WHERE[self.source]
-
-    @property
-    def page(self) -> str:
-        return PAGES[self.source]
+    return appE3.CLASS_NAMES[ds][c - 1]
 
 
 def _pm(v) -> str:
@@ -218,8 +193,8 @@ def _appE3_text() -> list[Claim]:
     p(x) worse than the VAE and the cohorts p(x | y) better, on every UCI set (the
     paper's value says whether its own Tables 5-6 show it)."""
     out = []
-    for ds in uci_tables.UCI_DATASETS:
-        n_c = uci_tables.UCI_CLASSES[ds]
+    for ds in appE3.UCI_DATASETS:
+        n_c = appE3.UCI_CLASSES[ds]
         px = R.TABLE5[ds, "VAE"][0] < R.TABLE5[ds, "IWAE"][0]
         coh = (np.mean([R.TABLE6[ds, "IWAE", c][0] for c in range(1, n_c + 1)])
                < np.mean([R.TABLE6[ds, "VAE", c][0] for c in range(1, n_c + 1)]))
@@ -236,8 +211,18 @@ def _appE3_text() -> list[Claim]:
     return out
 
 
+def _page_claims() -> list[Claim]:
+    out = []
+    for name, mod in PAGE_MODULES.items():
+        for c in mod.page_claims():
+            if c.source != name:
+                raise RuntimeError(f"claim {c.id}: source {c.source!r} must be its module's {name!r}")
+            out.append(c)
+    return out
+
+
 CLAIMS: tuple[Claim, ...] = tuple(_text_numbers() + _table_cells() + _sec8_effects() + _orderings()
-                                  + _appE3_text())
+                                  + _appE3_text() + _page_claims())
 if len({c.id for c in CLAIMS}) != len(CLAIMS):
     raise RuntimeError("claim ids must be unique")
 
@@ -301,16 +286,16 @@ def _ev_table34(profile: str, recs: list[dict]) -> dict:
 
 
 def _ev_table56(profile: str, recs: list[dict]) -> dict:
-    return table56_cells(uci_tables.records_table(recs))
+    return table56_cells(appE3.records_table(recs))
 
 
 def table56_cells(frame: pd.DataFrame) -> dict:
-    """The evidence cells of Tables 5-6 from ``uci_tables.records_table``'s frame (the
-    selection of ``uci_tables.select``): ("table5", ds, method) and ("table6", ds,
+    """The evidence cells of Tables 5-6 from ``appE3.records_table``'s frame (the
+    selection of ``appE3.select``): ("table5", ds, method) and ("table6", ds,
     method, cohort) -> per-split values."""
     if frame.empty:
         return {}
-    sel = uci_tables.select(frame)
+    sel = appE3.select(frame)
     out = _series(sel, ["dataset", "method"], "knn_test", ("table5",))
     for c in (1, 2, 3):
         col = f"cohort_{c}"
@@ -322,7 +307,7 @@ def table56_cells(frame: pd.DataFrame) -> dict:
 
 
 def _ev_eq6(profile: str, recs: list[dict]) -> dict:
-    eq6 = experiments.eq6_closed_form()
+    eq6 = sec5_2.eq6_closed_form()
     return {("eq6", "ground truth"): pd.Series([float(eq6.loc["ground truth (A_GT)", "neg_elbo"])]),
             ("eq6", "global optimum"): pd.Series([float(eq6.loc["global optimum (A*)", "neg_elbo"])])}
 
@@ -330,7 +315,8 @@ def _ev_eq6(profile: str, recs: list[dict]) -> dict:
 #: evidence source -> (the named sweep whose records it reads, or None; its function)
 _SOURCES: dict[str, tuple[str | None, Callable[[str, list], dict]]] = {
     "eq6": (None, _ev_eq6), "table1": ("section8", _ev_table1), "case_a": ("section8", _ev_case_a),
-    "table2": ("section5", _ev_table2), "table34": ("section7", _ev_table34), "table56": ("uci", _ev_table56)}
+    "table2": ("section5", _ev_table2), "table34": ("section7", _ev_table34), "table56": ("uci", _ev_table56),
+    **{name: (mod.CLAIMS_SWEEP, mod.claims_evidence) for name, mod in PAGE_MODULES.items()}}
 #: bump when an evidence function changes what it returns (invalidates the cache)
 EVIDENCE_VERSION = 1
 
@@ -358,7 +344,7 @@ def evidence(profile: str, sources=None) -> dict:
             continue
         recs = []
         if sweep is not None:
-            recs, _ = load_or_run(experiments.SWEEPS[sweep](profile), train_missing=False)
+            recs, _ = load_or_run(records.SWEEPS[sweep](profile), train_missing=False)
             if not recs:
                 continue
         config = {"source": name, "version": EVIDENCE_VERSION, "profile": profile,
@@ -368,68 +354,3 @@ def evidence(profile: str, sources=None) -> dict:
     return out
 
 
-# --------------------------------------------------------------------------------------
-# Judging
-# --------------------------------------------------------------------------------------
-def _term(ev: dict, reduce: str, cells) -> pd.Series | float | None:
-    if reduce == "const":
-        return float(cells)
-    ss = [ev.get(c) for c in cells]
-    if any(s is None or s.empty for s in ss):
-        return None
-    df = pd.concat(ss, axis=1, join="inner")
-    if reduce == "min":
-        return df.min(axis=1)
-    if reduce == "mean":
-        return df.mean(axis=1)
-    return df.iloc[:, 0]
-
-
-def _diffs(claim: Claim, ev: dict) -> pd.Series | None:
-    total, series = 0.0, []
-    for sign, reduce, cells in claim.terms:
-        t = _term(ev, reduce, cells)
-        if t is None:
-            return None
-        if isinstance(t, pd.Series):
-            series.append(sign * t)
-        else:
-            total += sign * t
-    d = pd.concat(series, axis=1, join="inner").sum(axis=1) + total
-    return d
-
-
-def ours_text(claim: Claim, ev: dict) -> str:
-    """Our side of a claim in words and numbers (mean ± sd over data versions)."""
-    if claim.kind == "effect":
-        d = _diffs(claim, ev)
-        if d is None or d.empty:
-            return ""
-        vals = []
-        for (sign, reduce, cells), label in zip(claim.terms, claim.labels):
-            t = _term(ev, reduce, cells)
-            vals.append(f"{label} {t if reduce == 'const' else t.mean():.3g}")
-        sd = d.std(ddof=1) if len(d) > 1 else math.nan
-        return f"{', '.join(vals)}; difference {d.mean():.3g} ± {sd:.2g}"
-    s = ev.get(claim.cells[0])
-    if s is None or s.empty:
-        return ""
-    if claim.kind == "exact":
-        return f"{float(s.iloc[0]):.3f}"
-    sd = float(s.std(ddof=1)) if len(s) > 1 else math.nan
-    return f"{float(s.mean()):.3f} ± {sd:.3f}"
-
-
-def judge(claim: Claim, ev: dict) -> Judgement:
-    """The verdict of one claim on the evidence (``verdict`` module's rule)."""
-    if claim.kind == "effect":
-        d = _diffs(claim, ev)
-        return not_run() if d is None or d.empty else judge_effect(d.to_numpy())
-    s = ev.get(claim.cells[0])
-    if s is None or s.empty:
-        return not_run()
-    if claim.kind == "cell":
-        return not_comparable(n=len(s))
-    if claim.kind == "exact":
-        return judge_exact(float(s.iloc[0]), claim.value[0], claim.decimals)
-    return judge_number(s.to_numpy(), claim.value[0], claim.value[1], R.PAPER_N)

@@ -3,8 +3,8 @@
 Nothing here is computed; each value is copied from the paper, with its table or
 equation. Means and standard deviations are ``(mean, sd)`` pairs; the paper reports
 them over its data versions (App. D: 5 versions, or 5 splits of the UCI sets), which
-``PAPER_N`` records for the verdict rule. The page modules (``sec5``, ``paper.sec8``,
-``sec7``, ``uci_tables``) and the claims registry read them from here.
+``PAPER_N`` records for the verdict rule. The page modules (``sec5``, ``sec7``, ``sec8``,
+``appE3``) and the claims registry read them from here.
 """
 from __future__ import annotations
 

@@ -37,7 +37,7 @@ def scorecard(profile: str, ev: dict | None = None, page: str | None = None) -> 
     if page is not None and not chosen:
         raise ValueError(f"no claim of the registry is shown on page {page!r}")
     if ev is None:
-        ev = C.evidence(profile, sources={C.EVIDENCE_OF[c.source] for c in chosen})
+        ev = C.evidence(profile, sources={C.evidence_source(c) for c in chosen})
     rows = []
     for c in chosen:
         j = C.judge(c, ev)

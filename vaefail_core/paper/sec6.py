@@ -15,7 +15,7 @@ from .. import data, linear, posterior
 from .. import evaluate as ev
 from .appA_C import model_grid_terms
 from ..profiles import get_profile
-from ..sec5 import section5_tasks
+from .sec5 import section5_tasks
 from ..sweep import load_selected, verify_record
 
 __all__ = [
@@ -88,7 +88,7 @@ def rotation_scan(A: np.ndarray = LINEAR_A, sigma2: float = LINEAR_SIGMA2, n: in
 # Section 6: Absolute-Value (Fig. 9)
 # ======================================================================================
 def find_section5_record(profile: str, dataset: str, version: int, method: str = "vae", iwae_samples: int = 0):
-    """(task, record or None) of one Section-5 sweep task (``experiments.section5_tasks``)."""
+    """(task, record or None) of one Section-5 sweep task (``sec5.section5_tasks``)."""
     for t in section5_tasks(profile):
         if (t.dataset, t.version, t.method, t.iwae_samples) == (dataset, version, method, iwae_samples):
             return t, verify_record(t)

@@ -1,6 +1,6 @@
 """The one verdict rule of the book, and its vocabulary.
 
-Every claim of the registry (``claims.py``) is one of three kinds, and each kind has one
+Every claim of the registry (``claims.py``) is one of four kinds, and each kind has one
 test (``ALPHA`` = 0.05 throughout):
 
 * ``number``: the paper prints a value with an error (mean +- sd over ``PAPER_N`` runs)
@@ -19,6 +19,10 @@ test (``ALPHA`` = 0.05 throughout):
   mean difference is positive, "differs" when p < ALPHA and it is negative, "within
   noise" otherwise (the data versions do not settle it at 5%).
 
+* ``check``: a stated condition on a computation without sampling noise across data
+  versions (a closed form, a grid posterior, a single fit the page shows): "reproduced"
+  when it holds, "differs" when it does not; the detail gives the numbers compared.
+
 Two verdicts need no test: "not comparable" (our statistic is on another scale than the
 paper's; Tables 2-6 report a smooth kNN statistic whose scale depends on choices the
 paper does not state, so their cells are shown but only their orderings are judged) and
@@ -34,7 +38,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["ALPHA", "VERDICTS", "KINDS", "Judgement", "judge_number", "judge_exact", "judge_effect",
+__all__ = ["ALPHA", "VERDICTS", "KINDS", "Judgement", "judge_number", "judge_exact", "judge_effect", "judge_check",
            "not_comparable", "not_run", "vocabulary"]
 
 #: the significance level of every test
@@ -44,13 +48,14 @@ ALPHA = 0.05
 VERDICTS = {
     "reproduced": "ours supports the paper's claim: a number within the noise of both "
                   "runs (two-sided z-test, p >= 0.05), an exact value equal to the paper's "
-                  "printed digits, or an ordering / effect significant in the paper's "
-                  "direction (paired t-test over data versions, p < 0.05)",
+                  "printed digits, an ordering / effect significant in the paper's "
+                  "direction (paired t-test over data versions, p < 0.05), or a stated "
+                  "condition on a noise-free computation that holds",
     "within noise": "an ordering or effect whose paired t-test over data versions is not "
                     "significant (p >= 0.05): our runs neither support nor contradict it",
     "differs": "a number or exact value that disagrees with the paper's (z-test p < 0.05, "
-               "or other printed digits), or an ordering / effect significant against the "
-               "paper's direction (p < 0.05)",
+               "or other printed digits), an ordering / effect significant against the "
+               "paper's direction (p < 0.05), or a stated condition that does not hold",
     "not comparable": "our statistic is on another scale than the paper's (the smooth kNN "
                       "statistic of Tables 2-6); the cell is shown, its orderings are judged",
     "not run": "the profile has no results for this claim yet",
@@ -59,6 +64,7 @@ VERDICTS = {
 KINDS = {"number": "two-sided z-test of the difference of means",
          "exact": "agreement to the paper's printed digits",
          "effect": "two-sided paired t-test of the per-version differences",
+         "check": "a stated condition on a noise-free computation: holds or not",
          "cell": "a table cell on another scale: shown, not tested"}
 
 
@@ -151,3 +157,10 @@ def judge_effect(diffs: Sequence[float]) -> Judgement:
 def vocabulary() -> pd.DataFrame:
     """The vocabulary as a DataFrame (verdict, meaning) for the scorecard page."""
     return pd.DataFrame({"verdict": list(VERDICTS), "meaning": list(VERDICTS.values())}).set_index("verdict")
+
+
+def judge_check(holds: bool, detail: str = "") -> Judgement:
+    """The ``check`` rule: "reproduced" when the stated condition holds, else "differs"."""
+    if not isinstance(holds, (bool, np.bool_)):
+        raise ValueError(f"a check needs True or False; got {holds!r}")
+    return Judgement("reproduced" if holds else "differs", n=1, detail=detail)

@@ -23,13 +23,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import cache, data, m2
-from . import evaluate as ev
-from .paper import reference
-from .plots import mark_stars, pick_by_quantile, plot_density, plot_posteriors, star_colors
-from .profiles import get_profile
+from .. import cache, data, m2
+from .. import evaluate as ev
+from . import reference
+from ..plots import mark_stars, pick_by_quantile, plot_density, plot_posteriors, star_colors
+from ..profiles import get_profile
 from .sec5 import METHOD_NAMES, _num, _setting
-from .sweep import Task
+from ..sweep import Task
 
 __all__ = ["SEC7_DATASETS", "SEC7_REDUCED", "PAPER_TABLE3", "PAPER_TABLE4", "section7_tasks",
            "records_table", "select", "table3", "table4", "write_table_csv", "collapse_table",

@@ -1,4 +1,4 @@
-"""Tests of Tables 5-6 (uci_tables.py), the validation stopping rule (train.py) and the
+"""Tests of Tables 5-6 (appE3.py), the validation stopping rule (train.py) and the
 UCI path of the sweep: the task grids, the selection rule, the CSVs, the evidence (the
 rule of Tables 3-4, reused from sec7), the stopping rule, the page without the
 retinopathy file, and a quick end-to-end sweep on Titanic."""
@@ -13,8 +13,9 @@ import pandas as pd
 import pytest
 import torch
 
-from vaefail_core import cache, sec7, train, uci, uci_tables
-from vaefail_core.sec7 import section7_tasks
+from vaefail_core import cache, train, uci
+from vaefail_core.paper import appE3, records
+from vaefail_core.paper.sec7 import section7_tasks
 from vaefail_core.objectives import VAEConfig
 from vaefail_core.sweep import STOP_RULES, Task, verify_record
 from vaefail_core.train import Member, TrainConfig, train_ensemble
@@ -26,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 # the grid
 # --------------------------------------------------------------------------------------
 def test_task_grid_per_profile():
-    paper = uci_tables.uci_tasks("paper", check=False)
+    paper = appE3.uci_tasks("paper", check=False)
     # 3 sets x 5 splits x 2 K x 2 sigma^2 x 3 alpha x 4 gamma x (VAE + IWAE S in {3, 10, 20})
     assert len(paper) == 3 * 5 * 2 * 2 * 3 * 4 * 4
     assert all(len(t.restart_ids()) == 5 for t in paper)
@@ -38,33 +39,33 @@ def test_task_grid_per_profile():
         assert {t.version for t in ts} == set(range(5))
     assert {dict(t.extra)["alpha"] for t in paper} == {0.0, 0.1, 1.0}
     assert {dict(t.extra)["gamma"] for t in paper} == {0.5, 1.0, 2.0, 5.0}
-    assert all(t.stop_rule == uci_tables.STOP_RULE and t.method in ("vae", "iwae") for t in paper)
+    assert all(t.stop_rule == appE3.STOP_RULE and t.method in ("vae", "iwae") for t in paper)
 
-    red = uci_tables.uci_tasks("reduced", check=False)
+    red = appE3.uci_tasks("reduced", check=False)
     # 3 sets x 3 splits x 2 K x 2 sigma^2 x {0.1, 1} x {1, 5} x (VAE + IWAE S = 3)
     assert len(red) == 3 * 3 * 2 * 2 * 2 * 2 * 2
     assert all(len(t.restart_ids()) == 3 for t in red)
-    quick = uci_tables.uci_tasks("quick", check=False)
+    quick = appE3.uci_tasks("quick", check=False)
     assert len(quick) == 3 * 2 * 2 and {t.latent_dim for t in quick if t.dataset == "uci_titanic"} == {1}
     # the drop table names what reduced leaves out
-    gt = uci_tables.grid_table("reduced")
+    gt = appE3.grid_table("reduced")
     assert gt.loc["IWAE S", "dropped"] == "10, 20" and gt.loc["splits", "dropped"] == "3, 4"
     assert gt.loc["alpha", "dropped"] == "0" and gt.loc["latent dimension K", "dropped"] == ""
 
 
 def test_stopping_check_tasks_pair_up():
-    chk = uci_tables.stopping_check_tasks("reduced")
+    chk = appE3.stopping_check_tasks("reduced")
     assert len(chk) == 3 * 2 * 2
     assert {t.stop_rule for t in chk} == {"val", "none"} and all(t.knn == "all" for t in chk)
     # each configuration twice, once per rule; none is also a grid task
-    grid = set(uci_tables.uci_tasks("reduced", check=False))
+    grid = set(appE3.uci_tasks("reduced", check=False))
     assert not grid.intersection(chk)
-    assert len(uci_tables.uci_tasks("reduced")) == len(grid) + len(chk)
+    assert len(appE3.uci_tasks("reduced")) == len(grid) + len(chk)
 
 
 @pytest.mark.parametrize("name", ["uci_titanic", "uci_contraceptive"])
 def test_classes_match_the_data(name):
-    assert uci.load_uci(name).n_classes == uci_tables.UCI_CLASSES[name] == len(uci_tables.CLASS_NAMES[name])
+    assert uci.load_uci(name).n_classes == appE3.UCI_CLASSES[name] == len(appE3.CLASS_NAMES[name])
 
 
 def test_stop_rule_enters_the_key_only_when_set():
@@ -95,7 +96,7 @@ def test_committed_section7_records_still_verify():
 # --------------------------------------------------------------------------------------
 def fake_frame(ds="uci_contraceptive", iwae_cohorts=1.0) -> pd.DataFrame:
     rows = []
-    C = uci_tables.UCI_CLASSES[ds]
+    C = appE3.UCI_CLASSES[ds]
     for v in range(3):
         for meth in ("VAE", "IWAE"):
             # two settings: the second has the smaller *validation* kNN but the larger test kNN
@@ -114,32 +115,32 @@ def fake_frame(ds="uci_contraceptive", iwae_cohorts=1.0) -> pd.DataFrame:
 
 def test_selection_by_validation_knn_of_the_marginal():
     fr = fake_frame()
-    sel = uci_tables.select(fr)
+    sel = appE3.select(fr)
     assert len(sel) == 6 and (sel["K"] == 5).all()           # never by the test statistic
-    t5 = uci_tables.table5(fr, datasets=("uci_contraceptive",))
+    t5 = appE3.table5(fr, datasets=("uci_contraceptive",))
     vae = t5[t5["method"] == "VAE"].iloc[0]
     assert vae["cohort"] == "marginal" and vae["n_versions"] == 3
     assert vae["mean"] == pytest.approx(10.0) and vae["sd"] == pytest.approx(1.0)
     assert "K=5 s2=0.5 a=0.1 g=1 x3" in vae["settings"]
-    t6 = uci_tables.table6(fr, datasets=("uci_contraceptive",))
+    t6 = appE3.table6(fr, datasets=("uci_contraceptive",))
     assert list(t6["cohort"]) == ["cohort_1", "cohort_2", "cohort_3"] * 2
     iw = t6[t6["method"] == "IWAE"]
     assert list(iw["mean"]) == pytest.approx([1.1, 2.1, 3.1])
-    disp = uci_tables.display(t6)
+    disp = appE3.display(t6)
     assert disp.loc[("Contraceptive", "VAE", "3: short-term"), "paper"] == "3.722 +- 0.488"
-    assert uci_tables.display(t5).loc[("Contraceptive", "IWAE"), "paper"] == "1.740 +- 0.290"
+    assert appE3.display(t5).loc[("Contraceptive", "IWAE"), "paper"] == "1.740 +- 0.290"
 
 
 def test_csv_columns(tmp_path):
     fr = fake_frame()
-    for name, t in (("table5", uci_tables.table5(fr)), ("table6", uci_tables.table6(fr))):
-        back = pd.read_csv(uci_tables.write_table_csv(t, name, "quick", results_dir=tmp_path))
+    for name, t in (("table5", appE3.table5(fr)), ("table6", appE3.table6(fr))):
+        back = pd.read_csv(appE3.write_table_csv(t, name, "quick", results_dir=tmp_path))
         assert list(back.columns) == ["dataset", "method", "cohort", "mean", "sd", "n_versions"]
     assert set(pd.read_csv(tmp_path / "quick" / "table5.csv")["cohort"]) == {"marginal"}
     with pytest.raises(ValueError, match="name"):
-        uci_tables.write_table_csv(uci_tables.table5(fr), "table3", "quick", results_dir=tmp_path)
+        appE3.write_table_csv(appE3.table5(fr), "table3", "quick", results_dir=tmp_path)
     with pytest.raises(ValueError, match="missing"):
-        uci_tables.write_table_csv(uci_tables.table5(fr).drop(columns="sd"), "table5", "quick",
+        appE3.write_table_csv(appE3.table5(fr).drop(columns="sd"), "table5", "quick",
                                    results_dir=tmp_path)
 
 
@@ -273,14 +274,14 @@ def test_loader_error_is_one_line_naming_the_ways(no_messidor):
     assert "\n" not in msg
     for part in ("VAEFAIL_MESSIDOR", "messidor_features.arff", uci.MESSIDOR_URL, "shared", ".cache"):
         assert part in msg
-    line = uci_tables.data_error("uci_retinopathy")
+    line = appE3.data_error("uci_retinopathy")
     assert line.startswith("FileNotFoundError: ") and "\n" not in line
-    assert uci_tables.data_error("uci_titanic") is None
+    assert appE3.data_error("uci_titanic") is None
 
 
 def test_page_records_without_the_file_trains_nothing_and_says_why(no_messidor, capsys):
-    recs = uci_tables.page_records("quick", train_missing=True, datasets=("uci_retinopathy",),
-                                   cache_dir=no_messidor / "cache")
+    recs = records.page_records("uci", "quick", train_missing=True,
+                                tasks=appE3.uci_tasks("quick", ("uci_retinopathy",)), cache_dir=no_messidor / "cache")
     out = capsys.readouterr().out
     assert recs == [] and "not trained, its data are not available: FileNotFoundError" in out
     assert "vaefail sweep uci --profile quick" in out
@@ -292,56 +293,56 @@ def test_page_records_without_the_file_trains_nothing_and_says_why(no_messidor, 
 def test_quick_sweep_end_to_end_and_the_page_from_the_cache(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(cache, "RESULTS_DIR", tmp_path)
     ds = ("uci_titanic",)
-    recs = uci_tables.page_records("quick", train_missing=True, datasets=ds, cache_dir=tmp_path / "quick")
-    assert len(recs) == len(uci_tables.uci_tasks("quick", ds))
+    recs = records.page_records("uci", "quick", train_missing=True, tasks=appE3.uci_tasks("quick", ds), cache_dir=tmp_path / "quick")
+    assert len(recs) == len(appE3.uci_tasks("quick", ds))
     rec = recs[0]
     assert rec["dataset"]["n_classes"] == 2 and rec["dataset"]["label_fraction"] == pytest.approx(0.1, abs=0.01)
     assert all(1 <= m["epochs_used"] <= 20 for m in rec["members"])
-    fr = uci_tables.records_table(recs)
+    fr = appE3.records_table(recs)
     assert set(fr["method"]) == {"VAE", "IWAE"} and len(fr) == 4 and (fr["epochs_cap"] == 20).all()
-    t5, t6 = uci_tables.table5(fr, ds), uci_tables.table6(fr, ds)
+    t5, t6 = appE3.table5(fr, ds), appE3.table6(fr, ds)
     assert list(t5["n_versions"]) == [2, 2] and len(t6) == 4
     assert np.isfinite(t5["mean"]).all() and np.isfinite(t6["mean"]).all()
     from vaefail_core.paper import claims as C
     ev = C.table56_cells(fr)
     assert {k for k in ev} == {("table5", "uci_titanic", m) for m in ("VAE", "IWAE")} | {
         ("table6", "uci_titanic", m, c) for m in ("VAE", "IWAE") for c in (1, 2)}
-    chk = uci_tables.stopping_check(recs)
+    chk = appE3.stopping_check(recs)
     assert len(chk) == 2 and (chk["cap"] == 20).all()
-    ep = uci_tables.epochs_table(recs)
+    ep = appE3.epochs_table(recs)
     assert ep["models"].sum() == 4 * 2 and (ep["% at cap"] <= 100).all()
-    cost = uci_tables.cost_table(recs)
+    cost = appE3.cost_table(recs)
     assert set(cost["method"]) == {"vae", "iwae"} and (cost["s per model-epoch"] > 0).all()
-    sep = uci_tables.separability_table("quick", datasets=ds)
+    sep = appE3.separability_table("quick", datasets=ds)
     assert set(sep["classifier"]) == {"logistic regression", "MLP (1 x 20)"}
     assert (0.5 < sep["balanced accuracy"]).all() and (sep["entropy / H(class frequencies)"] < 1).all()
-    gl = uci_tables.guideline_table(sep, fr, datasets=ds)
+    gl = appE3.guideline_table(sep, fr, datasets=ds)
     assert list(gl.index) == ["Titanic"]
-    fd = uci_tables.figure_data(recs, fr, "uci_titanic", "quick")
+    fd = appE3.figure_data(recs, fr, "uci_titanic", "quick")
     assert set(fd["models"]) == {"IWAE", "VAE"} and len(fd["truth"]["cohorts"]) == 2
     assert len(fd["models"]["VAE"]["cohorts"][1]) == len(fd["truth"]["cohorts"][1])
     # the page renders from the cache alone: no data file may be read from here on
     monkeypatch.setattr(uci, "load_uci_arrays", lambda *a, **k: (_ for _ in ()).throw(FileNotFoundError("no")))
-    again = uci_tables.page_records("quick", datasets=ds, cache_dir=tmp_path / "quick")
+    again = records.page_records("uci", "quick", tasks=appE3.uci_tasks("quick", ds), cache_dir=tmp_path / "quick")
     assert [r["key"] for r in again] == [r["key"] for r in recs]
-    sep2 = uci_tables.separability_table("quick", datasets=ds)
+    sep2 = appE3.separability_table("quick", datasets=ds)
     pd.testing.assert_frame_equal(sep, sep2)
-    assert uci_tables.figure_data(recs, fr, "uci_titanic", "quick") == json.loads(json.dumps(fd))
+    assert appE3.figure_data(recs, fr, "uci_titanic", "quick") == json.loads(json.dumps(fd))
     matplotlib.use("Agg")
-    fig = uci_tables.plot_figure(fd, "test")
+    fig = appE3.plot_figure(fd, "test")
     assert len(fig.axes) == 9
 
 
 def test_page_functions_without_records_write_nothing(tmp_path, monkeypatch):
     """Before the sweep has run (a fresh clone), every table is empty and nothing is written."""
     monkeypatch.setattr(cache, "RESULTS_DIR", tmp_path)
-    fr = uci_tables.records_table([])
+    fr = appE3.records_table([])
     assert fr.empty and "cohort_mean" in fr.columns
-    t5, t6 = uci_tables.table5(fr), uci_tables.table6(fr)
-    assert t5.empty and t6.empty and list(t5.columns)[:6] == uci_tables.TABLE_COLUMNS
-    assert uci_tables.write_table_csv(t5, "table5", "reduced") is None
-    assert uci_tables.display(t5).empty and uci_tables.display(t6).empty
-    assert uci_tables.epochs_table([]).empty
-    assert uci_tables.stopping_check([]).empty
-    assert uci_tables.figure_data([], fr, "uci_titanic", "reduced") is None
+    t5, t6 = appE3.table5(fr), appE3.table6(fr)
+    assert t5.empty and t6.empty and list(t5.columns)[:6] == appE3.TABLE_COLUMNS
+    assert appE3.write_table_csv(t5, "table5", "reduced") is None
+    assert appE3.display(t5).empty and appE3.display(t6).empty
+    assert appE3.epochs_table([]).empty
+    assert appE3.stopping_check([]).empty
+    assert appE3.figure_data([], fr, "uci_titanic", "reduced") is None
     assert list(tmp_path.iterdir()) == []

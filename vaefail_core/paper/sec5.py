@@ -33,18 +33,18 @@ import pandas as pd
 import torch
 from scipy import stats
 
-from . import data as D
-from . import plots, set_seed
-from . import posterior as P
-from .paper import reference
-from .cache import RESULTS_DIR, cached_json, write_table_csv
-from .evaluate import as_members, f_on_grid, posterior_grid, sample_px
-from .nets import HIDDEN_SYNTHETIC
-from .objectives import VAEConfig, derive_seed
-from .plots import install_empty_panel_check
-from .profiles import get_profile
-from .sweep import Task, grid_tasks, load_or_run, load_selected, verify_record
-from .train import Member, TrainConfig, train_ensemble
+from .. import data as D
+from .. import plots, set_seed
+from .. import posterior as P
+from . import reference
+from ..cache import RESULTS_DIR, cached_json, write_table_csv
+from ..evaluate import as_members, f_on_grid, posterior_grid, sample_px
+from ..nets import HIDDEN_SYNTHETIC
+from ..objectives import VAEConfig, derive_seed
+from ..plots import install_empty_panel_check
+from ..profiles import get_profile
+from ..sweep import Task, grid_tasks, load_or_run, load_selected, verify_record
+from ..train import Member, TrainConfig, train_ensemble
 
 __all__ = [
     "TABLE2_DATASETS", "E2_DATASETS", "METHOD_NAMES", "PAPER_TABLE2", "PAPER_FIGURES",

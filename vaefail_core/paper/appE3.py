@@ -29,7 +29,6 @@ on another scale and its sample sizes are not stated, so verdicts compare orderi
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
 from typing import Sequence
 
@@ -46,14 +45,15 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from . import m2, sec7, uci
-from . import evaluate as ev
-from .paper import reference
-from .paper.verdict import judge_effect
-from .cache import RESULTS_DIR, cached_json
-from .cache import write_table_csv as _write_csv
-from .profiles import get_profile
-from .sweep import STOP_RULES, Task, load_selected, resolve_device, run_sweep, verify_record
+from .. import m2, uci
+from . import sec7
+from .. import evaluate as ev
+from . import reference
+from .verdict import judge_effect
+from ..cache import RESULTS_DIR, cached_json
+from ..cache import write_table_csv as _write_csv
+from ..profiles import get_profile
+from ..sweep import STOP_RULES, Task, load_selected
 
 __all__ = [
     "UCI_DATASETS", "UCI_K", "UCI_CLASSES", "CLASS_NAMES", "DATASET_NAMES", "UCI_REDUCED",
@@ -61,7 +61,7 @@ __all__ = [
     "stopping_check_tasks", "grid_table", "records_table", "select", "table5", "table6",
     "write_table_csv", "display", "epochs_table", "stopping_check",
     "separability", "separability_table", "guideline_table", "figure_data", "plot_figure",
-    "page_records", "data_error", "cost_table", "stop_rule_text", "SEPARABILITY_COLUMNS",
+    "data_error", "cost_table", "stop_rule_text", "SEPARABILITY_COLUMNS",
 ]
 
 #: the paper's order of Tables 5-6
@@ -727,42 +727,6 @@ def plot_figure(fd: dict, title: str):
 # --------------------------------------------------------------------------------------
 # The page's records (training only where the data are there)
 # --------------------------------------------------------------------------------------
-def page_records(profile: str, train_missing: bool = False, retrain: bool = False,
-                 datasets: Sequence[str] = UCI_DATASETS, cache_dir=None, device: str = "cpu") -> list[dict]:
-    """The records of the "uci" sweep for the page. Without training (the default) only
-    the verified cached records are read: no data file is needed. With
-    ``train_missing`` / ``retrain``, data sets whose file cannot be loaded print the
-    loader's one-line error and keep what the cache holds; the others are trained.
-    Prints how many tasks are available and which are not computed yet. ``device``
-    ("cpu", "cuda" or "auto"; ``sweep.resolve_device``): where the missing records train."""
-    tasks = uci_tasks(profile, datasets)
-    train = train_missing or retrain
-    trainable = set()
-    if train:
-        for ds in datasets:
-            err = data_error(ds)
-            if err is None:
-                trainable.add(ds)
-            else:
-                print(f"{ds}: not trained, its data are not available: {err}")
-    todo = [t for t in tasks if t.dataset in trainable]
-    by_key = {}
-    if todo:
-        for t, r in zip(todo, run_sweep(todo, cache_dir=cache_dir, progress=False, recompute=retrain,
-                                        device=resolve_device(device)).records):
-            by_key[t.key] = r
-    records, missing = [], []
-    for t in tasks:
-        r = by_key.get(t.key) or verify_record(t, cache_dir)
-        (records if r is not None else missing).append(r if r is not None else t)
-    print(f"{len(tasks)} tasks, {len(records)} available under profile {profile!r}")
-    if missing:
-        print(f"not computed yet ({len(missing)}):",
-              sorted({re.sub(r"-v\d+-", " ", t.label) for t in missing})[:12], "..." if len(missing) > 12 else "")
-        print(f"to compute them: vaefail sweep uci --profile {profile}")
-    return records
-
-
 def stop_rule_text() -> str:
     """The stopping rule in words, from ``sweep.STOP_RULES`` (for the page)."""
     r = STOP_RULES[STOP_RULE]

@@ -67,15 +67,16 @@ import pandas as pd
 import torch
 from matplotlib.lines import Line2D
 
-from . import cache, m2, metrics, sec5, sec7, sweep
-from . import data as D
-from .cache import atomic_write_json, config_hash, write_table_csv
-from .evaluate import sample_px
-from .metrics import _NINF, _cardinality_marginals, _nn_scale, knn_null_moments
-from .objectives import derive_seed
-from .profiles import get_profile
-from .sweep import GT_START_PROFILE_FIELDS, load_selected
-from .train import progress_enabled
+from .. import cache, m2, metrics, sweep
+from . import sec5, sec7
+from .. import data as D
+from ..cache import atomic_write_json, config_hash, write_table_csv
+from ..evaluate import sample_px
+from ..metrics import _NINF, _cardinality_marginals, _nn_scale, knn_null_moments
+from ..objectives import derive_seed
+from ..profiles import get_profile
+from ..sweep import GT_START_PROFILE_FIELDS, load_selected
+from ..train import progress_enabled
 
 __all__ = [
     "KNN_KS", "KNN_ALPHAS", "DISTANCES", "N_PER_SIDE", "ENERGY_N", "ENERGY_PERMUTATIONS",
