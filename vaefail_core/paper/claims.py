@@ -317,7 +317,8 @@ _SOURCES: dict[str, tuple[str | None, Callable[[str, list], dict]]] = {
     "eq6": (None, _ev_eq6), "table1": ("section8", _ev_table1), "case_a": ("section8", _ev_case_a),
     "table2": ("section5", _ev_table2), "table34": ("section7", _ev_table34), "table56": ("uci", _ev_table56),
     **{name: (mod.CLAIMS_SWEEP, mod.claims_evidence) for name, mod in PAGE_MODULES.items()}}
-#: bump when an evidence function changes what it returns (invalidates the cache)
+#: bump when an evidence function changes what it returns (invalidates the cache); a page
+#: module's own ``CLAIMS_VERSION`` does the same for its ``claims_evidence``
 EVIDENCE_VERSION = 1
 
 
@@ -347,7 +348,9 @@ def evidence(profile: str, sources=None) -> dict:
             recs, _ = load_or_run(records.SWEEPS[sweep](profile), train_missing=False)
             if not recs:
                 continue
-        config = {"source": name, "version": EVIDENCE_VERSION, "profile": profile,
+        version = EVIDENCE_VERSION if name not in PAGE_MODULES else \
+            f"{EVIDENCE_VERSION}.{getattr(PAGE_MODULES[name], 'CLAIMS_VERSION', 1)}"
+        config = {"source": name, "version": version, "profile": profile,
                   "records": sorted(r["key"] for r in recs)}
         blob = cached_json(profile, f"scorecard_{name}", config, lambda: _encode(fn(profile, recs)))
         out.update(_decode(blob))
