@@ -1,21 +1,34 @@
 """Speed of the batched-ensemble trainer, and what the paper's tables cost per profile.
 
-Run:  .venv/bin/python benchmarks/bench_ensemble.py [--epochs 3] [--threads N] [--fast]
+Run:  VAEFAIL_THREADS=1 .venv/bin/python benchmarks/bench_ensemble.py [--epochs 3] [--fast]
+      [--dask-speedup S | --no-dask] [--dask-workers N]
 
 1. The same 10 Figure-8 VAEs (n_train 5000, batch 100) trained one at a time (M = 1
    each) and as one ensemble (M = 10), in this run: seconds per model-epoch and the
    per-model speed ratio; also a plain PyTorch loop (nn.Sequential, torch.optim.Adam,
-   DataLoader), the way one VAE is usually written, as a second baseline.
-2. Rates (seconds per model-epoch) for larger ensembles, IWAE (S = 3, 10, 20), LIN
-   (T = 0.1, R = 5, aggressive phase included), the 3 x 100 UCI architecture, the
-   ground-truth encoder fit, and evaluation; one process with the configured threads
-   and 2 processes x 1 thread (``sweep.process_map``).
-3. Where the time goes (cProfile of an M = 10 step; hand-written vs torch.distributions
+   DataLoader), the way one VAE is usually written, as a second baseline (one untimed
+   warm-up epoch first, like every other measurement). Then ensembles of the sizes
+   ``train.CPU_SIZE_CANDIDATES`` (M = 10 and 30 always): the size with the best
+   throughput is chosen automatically (``train.fastest_size``, the rule
+   ``train.cpu_ensemble_size`` applies to its short calibration).
+2. Rates (seconds per model-epoch) for IWAE (S = 3, 10, 20), LIN (T = 0.1, R = 5,
+   aggressive phase included), the 3 x 100 UCI architecture, the ground-truth encoder
+   fit, and evaluation; one process with the configured threads and 2 processes x 1
+   thread (``sweep.process_map``).
+3. Where the time goes: torch.profiler's operators by own time for an M = 10 and an
+   M = 30 step, and cProfile of an M = 10 run (hand-written vs torch.distributions
    densities).
-4. A markdown table: estimated hours on a 2-core machine per paper table and profile,
-   from the measured rates.
+4. A markdown table: estimated hours per paper table and profile on the 2-core machine,
+   on one GPU (measured only when torch sees one: the GPU/CPU ratio of the same ensemble),
+   and on N Dask workers (``--dask-workers``, 1 core each), extrapolated from the 1 -> 2
+   worker speed-up S that ``benchmarks/bench_dask.py`` measures (run here unless
+   ``--dask-speedup S`` gives it or ``--no-dask``): N workers = one process x 1 thread
+   divided by N * S / 2. A group never splits across workers, so the largest group caps
+   the gain of a real sweep.
 
-Timings are the minimum over repeats (other processes on a shared machine only add time).
+The last line is the per-model ratio of the fastest ensemble to the plain PyTorch loop,
+both measured in this run. Timings are the minimum over repeats (other processes on a
+shared machine only add time).
 Caution: with 2 torch (OpenMP) threads on 2 cores, any other busy process makes threads
 wait at barriers and small ops slow down by up to ~100x (we saw a 1-model epoch go from
 0.05 s to 16 s). Use ``VAEFAIL_THREADS=1`` (or ``OMP_WAIT_POLICY=PASSIVE``) on a shared
@@ -30,6 +43,7 @@ import math
 import multiprocessing
 import os
 import pstats
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -45,7 +59,7 @@ from vaefail_core import evaluate as ev  # noqa: E402
 from vaefail_core.datasets.analytic import figure8  # noqa: E402
 from vaefail_core.objectives import VAE, MemberRNG, NegELBO, VAEConfig  # noqa: E402
 from vaefail_core.profiles import PROFILES  # noqa: E402
-from vaefail_core.train import Member, TrainConfig, train_ensemble  # noqa: E402
+from vaefail_core.train import CPU_SIZE_CANDIDATES, Member, TrainConfig, fastest_size, train_ensemble  # noqa: E402
 
 N_TRAIN, NOISE = 5000, 0.02
 LIN_EPOCHS = 10
@@ -68,7 +82,8 @@ def timed(fn, repeats: int) -> float:
     return best
 
 
-def train(M, epochs, method="vae", S=1, D=2, hidden=(50, 50, 50), n=N_TRAIN, gt=False, val=None):
+def train(M, epochs, method="vae", S=1, D=2, hidden=(50, 50, 50), n=N_TRAIN, gt=False, val=None,
+          device="cpu"):
     x = fig8_data(n, 0, D)
     members = [Member(seed=100 + i, init="gt" if gt else "random", lin_T=0.1, lin_R=5) for i in range(M)]
     cfg = TrainConfig(method=method, iwae_samples=S, epochs=epochs,
@@ -80,7 +95,7 @@ def train(M, epochs, method="vae", S=1, D=2, hidden=(50, 50, 50), n=N_TRAIN, gt=
     z = np.random.default_rng(0).standard_normal((n, 1)).astype(np.float32)
     return train_ensemble(VAEConfig(D, 1, hidden=hidden), cfg, members, {"x": x, "z": z},
                           {"x": x[:2000]} if method == "lin" else None, noise_var=NOISE,
-                          surrogates=sur, progress=False, device="cpu")
+                          surrogates=sur, progress=False, device=device)
 
 
 def per_model_epoch(M, epochs, repeats, **kw) -> float:
@@ -164,6 +179,34 @@ def profile_step(M: int = 10) -> str:
     return "\n".join(lines[2:16])
 
 
+def op_profile(M: int, epochs: int = 1, rows: int = 8) -> str:
+    """torch.profiler: the operators with the most own CPU time in ``epochs`` epochs of an
+    M-member ensemble (50 steps per epoch), as a markdown list with shares."""
+    from torch.profiler import ProfilerActivity, profile
+    train(M, 1)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        train(M, epochs)
+    ev_ = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)
+    total = sum(e.self_cpu_time_total for e in ev_)
+    out = [f"M={M}: {total / 1e3 / (50 * epochs):.2f} ms of operator time per step; by own time:"]
+    for e in ev_[:rows]:
+        out.append(f"  {e.key:<34} {100 * e.self_cpu_time_total / total:5.1f}%  ({e.count} calls)")
+    return "\n".join(out)
+
+
+def dask_speedup(fast: bool) -> tuple[float | None, str]:
+    """The 1 -> 2 worker speed-up measured by ``bench_dask.py`` (last line), in a
+    subprocess with one thread per worker; None if it cannot run (e.g. no dask)."""
+    cmd = [sys.executable, str(Path(__file__).with_name("bench_dask.py")), "--repeats", "1" if fast else "2"]
+    try:
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=1800,
+                             env={**os.environ, "VAEFAIL_THREADS": "1", "VAEFAIL_QUIET": "1"})
+        last = res.stdout.strip().splitlines()[-1]
+        return float(last.rsplit(":", 1)[1]), "measured in this run by benchmarks/bench_dask.py"
+    except Exception as exc:      # noqa: BLE001 - reported in the table's note
+        return None, f"bench_dask.py failed ({type(exc).__name__})"
+
+
 # ---- the cost model --------------------------------------------------------------------
 UCI_N_TRAIN = {"titanic": 2201 // 3, "contraceptive": 1473 // 3, "retinopathy": 1151 // 3}
 #: fallback only: ``main`` measures what an M2 step costs in unsupervised steps
@@ -223,36 +266,53 @@ def main():
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--fast", action="store_true", help="fewer measurements (smoke test)")
     ap.add_argument("--only-ratio", action="store_true", help="only part 1 (ensemble vs one at a time)")
+    ap.add_argument("--dask-speedup", type=float, default=None,
+                    help="1 -> 2 worker speed-up from bench_dask.py (default: measure it here)")
+    ap.add_argument("--no-dask", action="store_true", help="no Dask column measurement")
+    ap.add_argument("--dask-workers", type=int, default=8, help="N of the Dask column")
     args = ap.parse_args()
     set_seed(0, threads=args.threads)
     E, rep = args.epochs, args.repeats
     print(f"# bench_ensemble: torch {torch.__version__}, {torch.get_num_threads()} thread(s), "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start\n")
-    train(2, 1)   # warm up
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start, "
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n")
+    train(2, 1)            # warm up
+    plain_vae_epochs(1)    # warm up the plain loop too (DataLoader, torch.distributions)
 
-    # 1. ensemble vs one at a time ------------------------------------------------------
+    # 1. ensemble vs one at a time, and the ensemble size ----------------------------------
     seq = timed(lambda: [train(1, E) for _ in range(10)], rep) / (10 * E)
-    ens = per_model_epoch(10, E, rep)
     plain = timed(lambda: plain_vae_epochs(E), rep) / E
+    sizes = sorted({10, 30, *((10, 30, 60) if args.fast else CPU_SIZE_CANDIDATES)})
+    size_rate = {M: per_model_epoch(M, E, rep) for M in sizes}
+    plain = min(plain, timed(lambda: plain_vae_epochs(E), 1) / E)    # again, after: same conditions
+    auto_M = fastest_size(size_rate)
+    ens = size_rate[10]
     print("## 10 Figure-8 VAEs (n_train 5000, batch 100), seconds per model-epoch")
     print("| how | s / model-epoch | 100-epoch model (s) | speed-up vs our M=1 | vs plain loop |")
     print("|---|---|---|---|---|")
     row = lambda name, r: print(f"| {name} | {r:.4f} | {100 * r:.1f} | {seq / r:.2f}x | {plain / r:.2f}x |")
     row("plain PyTorch loop (nn.Linear, Adam, DataLoader), one model", plain)
     row("our engine, one at a time (M=1) x 10", seq)
-    row("our engine, one ensemble (M=10)", ens)
-    rates = {"vae": ens}
-    sizes = (30,) if args.fast else (30, 60)
     for M in sizes:
-        r = per_model_epoch(M, E, rep)
-        rates[f"vae_M{M}"] = r
-        row(f"our engine, one ensemble (M={M})", r)
-    print(f"\nensemble (M=10) vs plain PyTorch loop: {plain / ens:.1f}x per model")
+        row(f"our engine, one ensemble (M={M})" + (" **(fastest: chosen)**" if M == auto_M else ""),
+            size_rate[M])
+    from vaefail_core import train as train_mod
+    was, train_mod.FUSED_ADAM = train_mod.FUSED_ADAM, True    # the opt-in EnsembleAdam(fused=True)
+    fused = per_model_epoch(auto_M, E, rep)
+    train_mod.FUSED_ADAM = was
+    row(f"our engine, M={auto_M} with the opt-in fused Adam (VAEFAIL_FUSED_ADAM=1; not bit for bit "
+        f"the default)", fused)
+    rates = {"vae": ens, **{f"vae_M{M}": r for M, r in size_rate.items()}}
+    final = (f"ensemble (auto-chosen M={auto_M}) vs plain PyTorch loop: {plain / size_rate[auto_M]:.1f}x "
+             f"per model (M=10: {plain / size_rate[10]:.1f}x, M=30: {plain / size_rate[30]:.1f}x; "
+             f"measured in this run; opt-in fused Adam at M={auto_M}: {plain / fused:.1f}x)")
     if args.only_ratio:
+        print()
+        print(final)
         return
     two = two_process_rate(10, E)
     rates["two_proc"] = two
-    print(f"2 processes x 1 thread, M=10 each: {two:.4f} s per model-epoch "
+    print(f"\n2 processes x 1 thread, M=10 each: {two:.4f} s per model-epoch "
           f"({ens / two:.2f}x the throughput of 1 process x {torch.get_num_threads()} thread(s))\n")
 
     # 2. other methods -------------------------------------------------------------------
@@ -315,7 +375,12 @@ def main():
 
     # 3. where the time goes ---------------------------------------------------------------
     hand, dist = densities_microbench(rep)
-    print("## Where the time goes (M=10 VAE, 2 epochs, cProfile, by own time)")
+    print("## Where the time goes (torch.profiler, one epoch = 50 steps, operators by own time)")
+    print("```")
+    print(op_profile(10))
+    print(op_profile(30))
+    print("```")
+    print("cProfile of an M=10 run (2 epochs, by own time):")
     print("```")
     print(profile_step(10))
     print("```")
@@ -323,24 +388,46 @@ def main():
           f"torch.distributions {dist * 1e3:.2f} ms ({dist / hand:.2f}x)\n")
 
     # 4. cost of the paper's tables --------------------------------------------------------
+    gpu_ratio, gpu_note = None, "not measured: no GPU in this run"
+    if torch.cuda.is_available():
+        Mg = max(sizes)
+        gpu_ratio = per_model_epoch(Mg, E, rep, device="cuda") / size_rate[Mg]
+        gpu_note = f"measured: {gpu_ratio:.2f}x the CPU rate at M={Mg}"
+    S_dask, dask_note = args.dask_speedup, "given with --dask-speedup"
+    if S_dask is None and not args.no_dask:
+        S_dask, dask_note = dask_speedup(args.fast)
+    N = args.dask_workers
     best = min(ens, two)
     scale = best / ens
-    print(f"## Estimated wall-clock time on 2 cores per table (rates scaled to the faster of "
-          f"1x{torch.get_num_threads()} threads and 2 processes x 1 thread: {scale:.2f}x the M=10 rate)")
+    keep = ("D5_factor", "iwae_uci_factor", "lin_epochs", "gt_factor", "m2_factor")
+    scaled = lambda f: {**rates, **{k: v * f for k, v in rates.items() if isinstance(v, float) and k not in keep}}
     names = list(PROFILES)
-    est = {n: estimate({**rates, **{k: v * scale for k, v in rates.items()
-                                    if isinstance(v, float) and k not in ("D5_factor", "iwae_uci_factor", "lin_epochs", "gt_factor", "m2_factor")}},
-                       PROFILES[n]) for n in names}
-    print("| table | " + " | ".join(names) + " |")
-    print("|---|" + "---|" * len(names))
+    est2 = {n: estimate(scaled(scale), PROFILES[n]) for n in names}        # the 2-core machine
+    est1 = {n: estimate(scaled(1.0), PROFILES[n]) for n in names}          # 1 process x threads
     fmt = lambda h: f"{h:.1f} h" if h >= 1 else f"{60 * h:.1f} min"
-    for name in est[names[0]]:
-        print(f"| {name} | " + " | ".join(fmt(est[n][name]) for n in names) + " |")
-    print("| **total** | " + " | ".join(fmt(sum(est[n].values())) for n in names) + " |")
-    print("\n(core-hours = 2 x these. Semi-supervised rows use the M2 / unsupervised step ratio "
-          f"measured above, {rates['m2_factor']:.2f}x; the reduced rows use the profile's grids, "
-          "not the smaller Section 7 grid sec7.SEC7_REDUCED.)")
-    print(f"load average at end: {os.getloadavg()[0]:.1f}")
+    gpu_col = lambda n, t: fmt(est1[n][t] * gpu_ratio) if gpu_ratio is not None else "not measured: no GPU in this run"
+    dask_col = lambda n, t: fmt(est1[n][t] / (N * S_dask / 2)) if S_dask else "not measured"
+    print(f"## Estimated wall-clock time per table: 2 cores (rates scaled to the faster of "
+          f"1x{torch.get_num_threads()} thread(s) and 2 processes x 1 thread: {scale:.2f}x the M=10 rate), "
+          f"one GPU ({gpu_note}), {N} Dask workers of 1 core (1 -> 2 worker speed-up "
+          f"{'%.2f' % S_dask if S_dask else 'n/a'}, {dask_note})")
+    print(f"| table | profile | 2 cores | one GPU | {N} Dask workers |")
+    print("|---|---|---|---|---|")
+    for t in est2[names[0]]:
+        for n in names:
+            print(f"| {t} | {n} | {fmt(est2[n][t])} | {gpu_col(n, t)} | {dask_col(n, t)} |")
+    for n in names:
+        tot2, tot1 = sum(est2[n].values()), sum(est1[n].values())
+        g = fmt(tot1 * gpu_ratio) if gpu_ratio is not None else "not measured: no GPU in this run"
+        d = fmt(tot1 / (N * S_dask / 2)) if S_dask else "not measured"
+        print(f"| **total** | {n} | {fmt(tot2)} | {g} | {d} |")
+    print("\n(core-hours on the 2-core machine = 2 x its column. Semi-supervised rows use the M2 / "
+          f"unsupervised step ratio measured above, {rates['m2_factor']:.2f}x; the reduced rows use the "
+          "profile's grids, not the smaller Section 7 grid sec7.SEC7_REDUCED. The rates are those of "
+          f"M=10 ensembles; the sweeps' groups (up to the profile's max_models) and M={auto_M}, the "
+          f"fastest size here ({size_rate[10] / size_rate[auto_M]:.2f}x the M=10 throughput), are faster.)")
+    print(f"load average at end: {os.getloadavg()[0]:.1f}\n")
+    print(final)
 
 
 if __name__ == "__main__":

@@ -396,3 +396,78 @@ def test_learned_noise_moves_and_bad_inputs_raise(monkeypatch):
     assert not progress_enabled(None)
     monkeypatch.setenv("VAEFAIL_QUIET", "0")
     assert progress_enabled(None) and not progress_enabled(False)
+
+
+# --------------------------------------------------------------------------------------
+# the fast paths of the streams, and the ensemble size chosen by throughput
+# --------------------------------------------------------------------------------------
+def test_stacked_streams_serve_what_per_member_streams_serve():
+    """While every member steps, BatchStream and MemberRNG serve all members from one
+    stacked tensor; the numbers must be those of one stream per member, also across
+    refills and after a mask has put the members out of step."""
+    seeds = [3, 4, 5]
+    s3, singles = BatchStream(20, 5, seeds), [BatchStream(20, 5, [s]) for s in seeds]
+    r3, rsingles = MemberRNG(seeds, pool=7), [MemberRNG([s], pool=7) for s in seeds]
+    masks = [None] * 6 + [torch.tensor([True, False, True])] * 3 + [None] * 5
+    for mask in masks:
+        r3.active = mask
+        idx, eps = s3.next(mask), r3.normal(2, 3)
+        for m in range(3):
+            if mask is None or mask[m]:
+                assert torch.equal(idx[m], singles[m].next()[0])
+                assert torch.equal(eps[m], rsingles[m].normal(2, 3)[0])
+            else:
+                assert torch.equal(eps[m], torch.zeros(2, 3))
+        assert s3.pos == [s.pos[0] for s in singles] and r3.pos == [r.pos[0] for r in rsingles]
+
+
+def test_fastest_size_and_the_auto_cap(monkeypatch):
+    from vaefail_core import sweep, train as tr
+    assert tr.fastest_size({10: 2.0, 30: 1.0, 60: 1.0, 5: 3.0}) == 30      # tie: the smaller
+    with pytest.raises(ValueError):
+        tr.fastest_size({})
+    rates = tr.size_rates(candidates=(1, 3), steps=2, repeats=1)
+    assert sorted(rates) == [1, 3] and all(v > 0 for v in rates.values())
+    calls = []
+
+    def fake_rates(*args, **kw):
+        calls.append(args)
+        return {10: 1.0, 20: 0.5, 30: 0.7}
+
+    monkeypatch.setattr(tr, "size_rates", fake_rates)
+    monkeypatch.setattr(tr, "_SIZE_MEMO", {})
+    assert tr.cpu_ensemble_size(2, 1) == 20 and tr.cpu_ensemble_size(2, 1) == 20
+    assert len(calls) == 1                                          # measured once per architecture
+    from pathlib import Path
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent))   # the loader of test_sweep
+    ts = sweep.grid_tasks(["circle_test"], "paper", methods=("lin",), versions=(0, 1))
+    auto = sweep.plan_groups(ts, loader="test_sweep", max_models="auto")
+    fixed = sweep.plan_groups(ts, loader="test_sweep")
+    per = lambda gs: [sum(len(t.restart_ids()) for t in g) for g in gs]     # noqa: E731
+    assert max(per(auto)) == 20 and max(per(fixed)) == 40                  # the chosen 20, the profile's 40
+    assert sum(len(g) for g in auto) == len(ts)
+
+
+def test_fused_adam_option_matches_torch_adam_masks_and_warmup():
+    """The opt-in fused update: Adam's arithmetic (vs torch.optim.Adam), masked members
+    untouched, a warmup-0 member bit for bit the plain fused optimiser."""
+    torch.manual_seed(0)
+    w0, x, target = torch.randn(3, 5, 3), torch.randn(3, 7, 5), torch.randn(3, 7, 3)
+    loss = lambda p: ((x @ p - target) ** 2).mean((1, 2)).sum()   # noqa: E731
+    p_f, p_ref, p_w = (torch.nn.Parameter(w0.clone()) for _ in range(3))
+    fused = EnsembleAdam({"g": [p_f]}, n_models=3, lr=1e-2, fused=True)
+    warm = EnsembleAdam({"g": [p_w]}, n_models=3, lr=1e-2, warmup=[4, 0, 0], fused=True)
+    ref = torch.optim.Adam([p_ref], lr=1e-2)
+    for _ in range(10):
+        fused.step(loss(p_f))
+        warm.step(loss(p_w))
+        ref.zero_grad()
+        loss(p_ref).backward()
+        ref.step()
+    assert torch.allclose(p_f, p_ref, atol=1e-6)
+    assert torch.equal(p_w[1:], p_f[1:]) and not torch.equal(p_w[0], p_f[0])
+    before, m_before = p_f.detach().clone(), fused.m.clone()
+    fused.step(loss(p_f), masks={"g": torch.tensor([False, True, False])})
+    assert torch.equal(p_f[0], before[0]) and torch.equal(p_f[2], before[2])
+    assert not torch.equal(p_f[1], before[1]) and torch.equal(fused.m[0], m_before[0])
+    assert fused.groups["g"].t.view(-1).tolist() == [10.0, 11.0, 10.0]

@@ -105,10 +105,14 @@ class EnsembleMLP(MemberMixin, nn.Module):
                 f"expected input [M={self.n_models}, B, {self.d_in}], got {list(x.shape)}"
             )
         h = x
+        last = len(self.layers) - 1
+        # the layers' arithmetic without module calls; leaky ReLU in place on the fresh
+        # baddbmm output (its backward reads the output, baddbmm's does not)
         for i, layer in enumerate(self.layers):
-            h = layer(h)
-            if i < len(self.layers) - 1:
-                h = nn.functional.leaky_relu(h, self.negative_slope)
+            h = torch.baddbmm(layer.bias, h, layer.weight)
+            if i < last:
+                h = (nn.functional.leaky_relu_(h, self.negative_slope) if self.negative_slope > 0
+                     else nn.functional.leaky_relu(h, self.negative_slope))
         return h
 
     @classmethod

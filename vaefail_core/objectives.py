@@ -89,6 +89,10 @@ class MemberRNG:
         self.bufs = [torch.empty(0) for _ in seeds]
         self.pos = [0] * len(seeds)
         self.active: torch.Tensor | None = None   # [M] bool, None = all
+        # while every member has drawn every time, the pools are the rows of one [M, L]
+        # tensor (``bufs[m]`` views its rows) and a draw is one slice of it: the same
+        # numbers as the per-member path, without a Python loop over members
+        self._stack: torch.Tensor | None = torch.empty(len(seeds), 0)
 
     @property
     def n_models(self) -> int:
@@ -103,9 +107,22 @@ class MemberRNG:
         self.pos[m] = pos + n
         return buf[pos:pos + n]
 
+    def _take_all(self, n: int) -> torch.Tensor:
+        stack, pos = self._stack, self.pos[0]
+        if pos + n > stack.shape[1]:
+            fresh = torch.stack([torch.randn(max(self.pool, n), generator=g) for g in self.gens])
+            stack = self._stack = torch.cat([stack[:, pos:], fresh], 1)
+            self.bufs = list(stack.unbind(0))
+            pos = 0
+        self.pos = [pos + n] * self.n_models
+        return stack[:, pos:pos + n]
+
     def normal(self, *shape: int) -> torch.Tensor:
         n = int(np.prod(shape)) if shape else 1
         act = None if self.active is None else self.active.tolist()
+        if self._stack is not None and (act is None or all(act)):
+            return self._take_all(n).reshape(self.n_models, *shape).to(self.device, copy=True)
+        self._stack = None      # members out of step: one pool per member from now on
         rows = [self._take(m, n) if act is None or act[m] else torch.zeros(n)
                 for m in range(self.n_models)]
         return torch.stack(rows).view(self.n_models, *shape).to(self.device)

@@ -56,7 +56,7 @@ from .evaluate import load_member
 from .nets import HIDDEN_SYNTHETIC, HIDDEN_UCI
 from .objectives import VAEConfig, derive_seed, make_objective
 from .profiles import Profile, get_profile
-from .train import Member, TrainConfig, progress_enabled, train_ensemble
+from .train import Member, TrainConfig, cpu_ensemble_size, progress_enabled, train_ensemble
 
 __all__ = ["CODE_VERSION", "Task", "GT_STARTS", "is_semi", "SweepResult", "run_sweep", "run_group", "plan_groups", "process_map",
            "grid_tasks", "record_path", "load_record", "verify_record", "load_selected",
@@ -547,10 +547,19 @@ def max_models_for(device: str | torch.device | None, profile: str | Profile, da
     return int(max(1, min(CUDA_MAX_MODELS, (CUDA_MEMORY_FRACTION * free - reserve) // per)))
 
 
-def _group_cap(device, task: Task, info: _Info, max_models: int | None) -> int:
-    """The ensemble cap of the bucket that ``task`` opens (``max_models`` if given)."""
+def _group_cap(device, task: Task, info: _Info, max_models: int | str | None) -> int:
+    """The ensemble cap of the bucket that ``task`` opens (``max_models`` if given;
+    ``"auto"``: on the CPU the size with the best measured throughput for the bucket's
+    architecture, ``train.cpu_ensemble_size``, on a GPU ``max_models_for``)."""
+    if max_models == "auto":
+        if device is not None and torch.device(device).type == "cuda":
+            max_models = None
+        else:
+            return cpu_ensemble_size(info.data_dim, info.latent_dim + _label_dim(task, info),
+                                     HIDDEN_UCI if _is_real(task.dataset) else HIDDEN_SYNTHETIC,
+                                     task.prof.batch_size)
     if max_models:
-        return max_models
+        return int(max_models)
     if device is None or torch.device(device).type != "cuda":
         return task.prof.max_models
     real = _is_real(task.dataset)
@@ -560,11 +569,16 @@ def _group_cap(device, task: Task, info: _Info, max_models: int | None) -> int:
 
 
 def plan_groups(tasks: Sequence[Task], loader: str = "vaefail_core.data",
-                max_models: int | None = None, device: str | None = None) -> list[list[Task]]:
+                max_models: int | str | None = None, device: str | None = None) -> list[list[Task]]:
     """Tasks whose shapes match, in ensembles of at most ``max_models`` members (a task's
     restarts are never split). Deterministic: follows the order of first appearance.
     Without ``max_models`` the cap is ``max_models_for(device, ...)``: the profile's
-    ``max_models`` on the CPU (and for ``device=None``), larger on a GPU."""
+    ``max_models`` on the CPU (and for ``device=None``), larger on a GPU.
+    ``max_models="auto"`` (opt-in) caps each bucket on the CPU at the ensemble size with
+    the best measured throughput for its architecture (``train.cpu_ensemble_size``: a
+    calibration of a few seconds per architecture and process). It changes speed only,
+    but a member's last bits can depend on its ensemble's size, so a sweep planned this
+    way need not reproduce a cached record bit for bit (the records still verify)."""
     ld = _loader(loader)
     cache: dict = {}
     buckets: dict[tuple, list[Task]] = {}
@@ -821,13 +835,14 @@ class SweepResult:
 
 def run_sweep(tasks: Iterable[Task], cache_dir: str | os.PathLike | None = None, *,
               loader: str = "vaefail_core.data", progress: bool | None = None,
-              map_fn: Callable = map, max_models: int | None = None,
+              map_fn: Callable = map, max_models: int | str | None = None,
               device: str | None = None, recompute: bool = False) -> SweepResult:
     """Run (or load) every task; see the module docstring. ``cache_dir`` defaults to
     ``results/<profile>`` in the repository. ``recompute=True`` ignores valid records.
     ``device``: where the groups train and are evaluated ("cpu", "cuda", ...; None:
     ``default_device()``, as before); a CUDA device also sizes the ensembles
-    (``max_models_for``)."""
+    (``max_models_for``). ``max_models``: the ensemble cap (``plan_groups``; "auto": the
+    size with the best measured CPU throughput)."""
     tasks = list(dict.fromkeys(tasks))       # drop duplicates, keep order
     todo = [t for t in tasks if recompute or verify_record(t, cache_dir) is None]
     missing = set(todo)

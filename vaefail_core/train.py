@@ -105,7 +105,7 @@ from .objectives import (
 __all__ = [
     "TrainConfig", "Member", "TrainResult", "EnsembleAdam", "BatchStream",
     "train_ensemble", "run_epochs", "init_ground_truth", "progress_enabled", "VAE", "VAEConfig",
-    "make_training_objective",
+    "make_training_objective", "cpu_ensemble_size", "size_rates", "fastest_size", "CPU_SIZE_CANDIDATES",
 ]
 
 
@@ -211,6 +211,12 @@ class _Group:
         self.t = torch.zeros(n_models, 1, device=device)
 
 
+#: default of ``EnsembleAdam(fused=None)``: the environment variable ``VAEFAIL_FUSED_ADAM=1``
+#: (read at import, so that spawned sweep workers see it too) switches every ensemble to
+#: PyTorch's fused Adam kernel (opt-in; see ``EnsembleAdam``)
+FUSED_ADAM = os.environ.get("VAEFAIL_FUSED_ADAM", "0") not in ("", "0")
+
+
 class EnsembleAdam:
     """Adam (Kingma & Ba 2014; same update as ``torch.optim.Adam``) run independently for
     each of M ensemble members, with a per-member step count and update mask.
@@ -218,19 +224,34 @@ class EnsembleAdam:
     All parameters (each with a leading model axis) are re-bound as views of one flat
     [M, P] buffer, a group being a column slice of it, so an update is a dozen
     elementwise ops on one tensor instead of a Python loop over parameters (and one
-    update for all groups when they step together). ``step(total, masks)``
-    differentiates ``total`` (the sum of per-member losses) w.r.t. the groups named in
-    ``masks`` (all if None); a mask [M] bool freezes members with False (parameters and
-    Adam state untouched). Create the optimiser after moving the model to its device.
+    update for all groups when they step together), written into preallocated scratch
+    buffers. ``step(total, masks)`` differentiates ``total`` (the sum of per-member
+    losses) w.r.t. the groups named in ``masks`` (all if None); a mask [M] bool freezes
+    members with False (parameters and Adam state untouched). Create the optimiser after
+    moving the model to its device.
 
     ``warmup``: per-member number of steps [M] over which the learning rate rises
     linearly from lr / warmup to lr (0: none; counted per parameter group).
+
+    ``fused=True`` (default: ``FUSED_ADAM``, off) runs the update as PyTorch's fused Adam
+    kernel (``torch._fused_adam_``, that of ``torch.optim.Adam(fused=True)``) on the
+    members' rows (member m's row of parameters, gradient and moments is one tensor of a
+    call, so its update reads nothing of another member; members whose step count and
+    learning rate agree share a call; masked members are in none). One pass over memory
+    instead of a dozen: the update is several times faster (a training step about 10 % at
+    M = 60; ``benchmarks/bench_ensemble.py`` prints the rate), and the same algorithm,
+    but its rounding differs from the default
+    path in the last bits, which float32 training amplifies (after a few hundred steps
+    losses differ by about 1 %, as between two ensemble sizes), so a run with it does not
+    reproduce the cached records bit for bit. The default path is bit for bit the
+    trainer's update before the fused option existed.
     """
 
     def __init__(self, groups: Mapping[str, Sequence[nn.Parameter]], n_models: int,
                  lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 warmup: Sequence[int] | None = None):
+                 warmup: Sequence[int] | None = None, fused: bool | None = None):
         self.n_models, self.lr, self.betas, self.eps = n_models, lr, betas, eps
+        self.fused = FUSED_ADAM if fused is None else bool(fused)
         self.warmup = None
         if warmup is not None and any(int(w) > 0 for w in warmup):
             if len(warmup) != n_models:
@@ -257,45 +278,83 @@ class EnsembleAdam:
             self._warm = torch.tensor(self.warmup, dtype=flat.dtype, device=flat.device).view(-1, 1)
         self.m = torch.zeros_like(flat)
         self.v = torch.zeros_like(flat)
+        self._scratch: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._rows: dict[tuple[int, int], tuple[list, list, list]] = {}
 
     def step(self, total: torch.Tensor, masks: Mapping[str, torch.Tensor | None] | None = None):
         masks = {k: None for k in self.groups} if masks is None else dict(masks)
-        names = [k for k, mk in masks.items() if k in self.groups and (mk is None or bool(mk.any()))]
+        lists = {k: None if mk is None else mk.tolist() for k, mk in masks.items() if k in self.groups}
+        names = [k for k, mk in lists.items() if mk is None or any(mk)]
         if not names:
             return
         params = [p for k in names for p in self.groups[k].params]
         grads = torch.autograd.grad(total, params)
         flat_g = torch.cat([g.reshape(self.n_models, -1) for g in grads], 1)
         gs = [self.groups[k] for k in names]
+        update = self._update_fused if self.fused else self._update
         with torch.no_grad():
             contiguous = all(g1.b == g2.a for g1, g2 in zip(gs, gs[1:]))
-            if (contiguous and all(masks[k] is None for k in names)
+            if (contiguous and all(lists[k] is None for k in names)
                     and all(torch.equal(g.t, gs[0].t) for g in gs[1:])):
-                self._update(gs[0].a, gs[-1].b, flat_g, None, gs)      # one fused update
+                update(gs[0].a, gs[-1].b, flat_g, None, gs)      # one update of all groups
                 return
             off = 0
             for k, g in zip(names, gs):
                 n = g.b - g.a
-                self._update(g.a, g.b, flat_g[:, off:off + n], masks[k], [g])
+                update(g.a, g.b, flat_g[:, off:off + n], lists[k], [g])
                 off += n
 
-    def _update(self, a: int, b: int, grad: torch.Tensor, mask: torch.Tensor | None, gs: list[_Group]):
-        b1, b2 = self.betas
+    def _weights(self, mask: list[bool] | None, gs: list[_Group]) -> torch.Tensor:
+        """Count the step of the members in ``mask``; their 0 / 1 weights [M, 1]."""
         t0 = gs[0].t
-        w = torch.ones_like(t0) if mask is None else mask.to(t0.dtype).view(-1, 1)
+        w = torch.ones_like(t0) if mask is None else torch.tensor(mask, dtype=t0.dtype, device=t0.device).view(-1, 1)
         for g in gs:
             g.t += w
+        return w
+
+    def _update(self, a: int, b: int, grad: torch.Tensor, mask: list[bool] | None, gs: list[_Group]):
+        b1, b2 = self.betas
+        w = self._weights(mask, gs)
+        n = b - a
+        if n not in self._scratch:
+            self._scratch[n] = (torch.empty_like(grad), torch.empty_like(grad))
+        s1, s2 = self._scratch[n]
         m, v, p = self.m[:, a:b], self.v[:, a:b], self.flat[:, a:b]
         m.lerp_(grad, (1 - b1) * w)            # w = 0: exactly unchanged
-        v.lerp_(grad * grad, (1 - b2) * w)
+        v.lerp_(torch.mul(grad, grad, out=s1), (1 - b2) * w)
         t = gs[0].t.clamp(min=1.0)
         step_size = self.lr * w / (1 - b1 ** t)
         if self.warmup is not None:       # linear warm-up: members with warmup 0 keep factor 1
             ramp = torch.where(self._warm > 0, (t / self._warm.clamp(min=1.0)).clamp(max=1.0),
                                torch.ones_like(t))
             step_size = step_size * ramp
-        denom = (v / (1 - b2 ** t)).sqrt_().add_(self.eps)
-        p.sub_(step_size * m / denom)
+        denom = torch.div(v, 1 - b2 ** t, out=s1).sqrt_().add_(self.eps)
+        p.sub_(torch.mul(step_size, m, out=s2).div_(denom))
+
+    def _state_rows(self, a: int, b: int) -> tuple[list, list, list]:
+        """Per-member rows (views) of the parameters and moments in columns [a, b)."""
+        if (a, b) not in self._rows:
+            self._rows[(a, b)] = tuple(list(x[:, a:b].unbind(0)) for x in (self.flat, self.m, self.v))
+        return self._rows[(a, b)]
+
+    def _update_fused(self, a: int, b: int, grad: torch.Tensor, mask: list[bool] | None, gs: list[_Group]):
+        b1, b2 = self.betas
+        self._weights(mask, gs)
+        members = range(self.n_models) if mask is None else [i for i, on in enumerate(mask) if on]
+        tv = gs[0].t.view(-1).tolist()
+        calls: dict[tuple[float, float], list[int]] = {}
+        for i in members:
+            lr = float(self.lr)
+            if self.warmup is not None and self.warmup[i] > 0:   # linear warm-up; warmup 0: lr
+                lr = lr * min(1.0, tv[i] / self.warmup[i])
+            calls.setdefault((tv[i], lr), []).append(i)
+        ps, ms, vs = self._state_rows(a, b)
+        g_rows = grad.unbind(0)
+        for (step, lr), idx in calls.items():
+            steps = [torch.tensor(step, dtype=torch.float32, device=self.flat.device)] * len(idx)
+            torch._fused_adam_([ps[i] for i in idx], [g_rows[i] for i in idx], [ms[i] for i in idx],
+                               [vs[i] for i in idx], [], steps, lr=lr, beta1=b1, beta2=b2,
+                               weight_decay=0.0, eps=float(self.eps), amsgrad=False, maximize=False)
 
 
 class BatchStream:
@@ -313,9 +372,14 @@ class BatchStream:
         self.perms: list[torch.Tensor | None] = [None] * len(seeds)
         self.pos = [self.n_batches * batch_size] * len(seeds)
         self._idle = torch.zeros(batch_size, dtype=torch.long)
+        self._stacked: torch.Tensor | None = None    # [M, n] permutations while members are in step
 
     def next(self, active: torch.Tensor | None = None) -> torch.Tensor:
         act = None if active is None else active.tolist()
+        if act is None or all(act):
+            if self._stacked is not None or all(p is None for p in self.perms):
+                return self._next_all()
+        self._stacked = None          # members out of step: served one at a time from now on
         rows = []
         for m, gen in enumerate(self.gens):
             if act is not None and not act[m]:
@@ -327,6 +391,19 @@ class BatchStream:
             rows.append(self.perms[m][self.pos[m]:self.pos[m] + self.B])
             self.pos[m] += self.B
         return torch.stack(rows)
+
+    def _next_all(self) -> torch.Tensor:
+        """``next()`` while every member has stepped every time (all at the same position):
+        the same draws, the permutations stacked once per epoch instead of a row per member
+        per step."""
+        pos = self.pos[0]
+        if pos + self.B > self.n_batches * self.B:
+            self.perms = [torch.randperm(self.n, generator=gen) for gen in self.gens]
+            self._stacked = torch.stack(self.perms)
+            self.perms = list(self._stacked.unbind(0))
+            pos = 0
+        self.pos = [pos + self.B] * len(self.gens)
+        return self._stacked[:, pos:pos + self.B].contiguous()
 
 
 def _stack_data(data: Mapping, n_models: int, device) -> dict[str, torch.Tensor]:
@@ -357,8 +434,23 @@ def _stack_data(data: Mapping, n_models: int, device) -> dict[str, torch.Tensor]
 
 
 def _take(data: dict[str, torch.Tensor], idx: torch.Tensor) -> dict[str, torch.Tensor]:
-    ar = torch.arange(idx.shape[0], device=idx.device)[:, None]
-    return {k: v[ar, idx] for k, v in data.items()}
+    """Rows ``idx`` [M, B] of every entry [M, N, ...]: ``v[m, idx[m]]`` (one
+    ``index_select`` per entry; an entry shared by all members, broadcast with stride 0
+    along the model axis, is read from its one copy)."""
+    M, B = idx.shape
+    flat_idx, shifted = idx.reshape(-1), None
+    out = {}
+    for k, v in data.items():
+        rest = v.shape[2:]
+        if v.stride(0) == 0:
+            out[k] = v[0].index_select(0, flat_idx).view(M, B, *rest)
+        elif v.is_contiguous():
+            if shifted is None:        # row of member m, point i of the [M * N, ...] view
+                shifted = (idx + torch.arange(M, device=idx.device)[:, None] * v.shape[1]).reshape(-1)
+            out[k] = v.reshape(M * v.shape[1], *rest).index_select(0, shifted).view(M, B, *rest)
+        else:
+            out[k] = v[torch.arange(M, device=idx.device)[:, None], idx]
+    return out
 
 
 # --------------------------------------------------------------------------------------
@@ -757,3 +849,76 @@ def _lin_inner(vae, objective, first_batch, data, stream, rng, opt, T, R, max_in
         batch = _take(data, stream.next(active).to(dev))
     return k
 
+
+
+# --------------------------------------------------------------------------------------
+# Ensemble size with the best CPU throughput
+# --------------------------------------------------------------------------------------
+#: ensemble sizes ``cpu_ensemble_size`` compares
+CPU_SIZE_CANDIDATES = (5, 10, 20, 30, 40, 60)
+_SIZE_MEMO: dict[tuple, int] = {}
+
+
+def fastest_size(rates: Mapping[int, float]) -> int:
+    """The ensemble size with the lowest time per model (``rates``: M -> seconds per
+    model-step or model-epoch); a tie goes to the smaller M."""
+    if not rates:
+        raise ValueError("no rates to choose from")
+    return min(sorted(rates), key=lambda m: rates[m])
+
+
+def size_rates(data_dim: int = 2, latent_dim: int = 1, hidden: Sequence[int] = (50, 50, 50),
+               batch_size: int = 100, candidates: Sequence[int] = CPU_SIZE_CANDIDATES,
+               steps: int = 15, repeats: int = 2) -> dict[int, float]:
+    """Seconds per model-step of ELBO training (the trainer's step: data order, noise,
+    loss, gradient, ``EnsembleAdam``) for an ensemble of each size in ``candidates``, on
+    the CPU with torch's current threads: the minimum over ``repeats`` runs of ``steps``
+    steps after one untimed step, on random data (the timing does not depend on it)."""
+    arch = VAEConfig(int(data_dim), int(latent_dim), hidden=tuple(int(h) for h in hidden))
+    objective = make_objective("vae", 1)
+    out = {}
+    for M in sorted({int(m) for m in candidates}):
+        if M < 1:
+            raise ValueError(f"ensemble sizes must be >= 1, got {M}")
+        seeds = list(range(M))
+        n = 10 * batch_size
+        data = {"x": torch.randn(M, n, arch.data_dim, generator=torch.Generator().manual_seed(0))}
+        vae = VAE(arch, M, seeds=seeds)
+        stream = BatchStream(n, batch_size, seeds)
+        rng = MemberRNG(seeds)
+        opt = EnsembleAdam(vae.param_groups(), M)
+
+        def one():
+            loss, _ = objective.loss(vae, _take(data, stream.next()), rng)
+            opt.step(loss.sum())
+
+        one()
+        best = math.inf
+        for _ in range(max(1, repeats)):
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                one()
+            best = min(best, time.perf_counter() - t0)
+        out[M] = best / (steps * M)
+    return out
+
+
+def cpu_ensemble_size(data_dim: int = 2, latent_dim: int = 1, hidden: Sequence[int] = (50, 50, 50),
+                      batch_size: int = 100, candidates: Sequence[int] = CPU_SIZE_CANDIDATES,
+                      steps: int = 15, repeats: int = 2) -> int:
+    """The ensemble size (one of ``candidates``) with the best measured training
+    throughput on this CPU for this architecture: ``fastest_size(size_rates(...))``, a
+    calibration of a few seconds, measured once per process and architecture (memoised).
+
+    Only speed depends on it, in distribution: a member's result does not depend on the
+    other members, but its last bits can depend on the ensemble size M (ATen's vectorised
+    kernels round a value by where it sits in the [M, ...] tensor; see
+    ``tests/test_train.py``), and a timing is not reproducible, so the sweeps use it only
+    when asked (``plan_groups(max_models="auto")``); their default grouping (the profile's
+    ``max_models``) and with it every cached record stay as they are."""
+    key = (int(data_dim), int(latent_dim), tuple(int(h) for h in hidden), int(batch_size),
+           tuple(sorted(int(m) for m in candidates)), torch.get_num_threads())
+    if key not in _SIZE_MEMO:
+        _SIZE_MEMO[key] = fastest_size(size_rates(data_dim, latent_dim, hidden, batch_size, candidates,
+                                                  steps, repeats))
+    return _SIZE_MEMO[key]
