@@ -42,7 +42,6 @@ TRAIN_MISSING = False  # True: train the tasks that are not in the cache yet (lo
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
-import pandas as pd
 
 from vaefail_core import m2
 from vaefail_core.paper import appE3

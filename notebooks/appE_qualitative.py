@@ -38,14 +38,10 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from vaefail_core.tables import show
-from vaefail_core.paper import sec5
-from vaefail_core.paper.reference import TABLE2
+from vaefail_core.paper import scorecard, sec5
 from vaefail_core.profiles import get_profile
 
 N_PLOT = sec5.setup_notebook(PROFILE, SEED)  # seeds, pandas display, points per density panel
-#: one-sided 5 % point of N(0, 1): a kNN z-score below it means "indistinguishable from
-#: the true p(x) at this sample size"
-Z_NULL = 1.645
 # the Section-5 sweep's records (cached; missing tasks are trained first, all with RETRAIN)
 records = sec5.ensure_records(PROFILE, recompute=RETRAIN)
 
@@ -257,7 +253,8 @@ plt.show()
 # * **E.2.** On Circle and Absolute-Value the VAE is not significantly worse than
 #   IWAE (on Circle its mean is even the better one), while on the two sets that meet
 #   both conditions it is worse on average. This is weak evidence of equality, with
-#   only 4 data versions. On Circle the ground-truth restarts win the selection in every
+#   only 4 data versions, and the larger gap on the two-condition sets is not
+#   significant either. On Circle the ground-truth restarts win the selection in every
 #   version, by about 0.2 nats of validation objective. We cannot check the paper's
 #   "regardless of initialisation": only the selected restart's kNN is stored.
 # * **Figures 9, 10, 13, 15.** Every learned decoder has simpler posteriors than the
@@ -266,6 +263,10 @@ plt.show()
 #   ground-truth restart and its posteriors are only a little simpler than the truth's.
 # * **Figure 12.** IWAE's Figure-8 posteriors are about as complex as the truth's, not
 #   slightly simpler; they are closer to the truth's than the VAE's are.
+# * **Figures 11 and 14.** On the means over versions LIN sits between the VAE and
+#   IWAE on both sets. Per data version, LIN's Figure-8 z-score is closer to IWAE's than
+#   to the VAE's in all 4 versions (as the paper's own Table 2 has it); on Clusters it
+#   is closer to the VAE's in 2 of 4.
 # * **Figure 15.** IWAE's Clusters model is indistinguishable from the data in 3 of the
 #   4 versions (z below 1.645).
 # * **Selection.** Hyper-parameters follow App. D's rule (smallest validation kNN
@@ -273,59 +274,32 @@ plt.show()
 #   come from the sweep with the "stable" ground-truth start (App. D page).
 
 # %% [markdown]
+# ## Verdicts
+#
+# Every claim is judged by the book's one rule (defined on the scorecard page). Claims
+# about p(x) are judged over data versions: the per-version difference of kNN z-scores,
+# signed so that a positive value supports the paper, is "reproduced" when a two-sided
+# paired t-test finds it significantly positive (5%), "differs" when significantly
+# negative, and "within noise" otherwise. So "the VAE fits p(x) no worse than IWAE" is
+# "within noise" when the two do not differ significantly, "reproduced" when the VAE is
+# significantly better and "differs" only when it is significantly worse. Claims about
+# the posteriors of the model a figure shows (data version 0) are checks on that single
+# fit: "reproduced" when the stated inequality of best-Gaussian KLs holds, else
+# "differs". Several verdicts changed from
+# the page's earlier hand-written ones. The two E.2 claims, the E.2 gap between one and
+# both conditions, Fig. 14 (LIN like the VAE on Clusters) and Fig. 15's p(x) claim are
+# now "within noise" rather than "reproduced" / "partly", since four data versions do
+# not settle them at 5%. Fig. 11 (LIN fails like the VAE on Figure-8) is now judged per
+# data version, where LIN's z-score is closer to IWAE's than to the VAE's in every
+# version, so it "differs" (the earlier verdict compared means, which one high VAE
+# version pulls toward LIN). Fig. 12's "partly" is split into two checks, one that holds
+# (closer to the truth than the VAE's) and one that does not (simpler than the
+# truth's).
+#
 # **Ours, beyond the paper: claim-by-claim verdicts.** Each caption's claim, the paper's
-# statement or number, ours, and the verdict.
+# statement or number, ours, the verdict and its test (the scorecard's rows for this
+# page).
 
 # %% tags=["hide-input"]
-mean = t_all.set_index(["dataset", "method"])["mean"]
-rows = []
-for ds in ("circle", "absolute_value"):
-    tr = tests.loc[ds]
-    diff = tr["mean diff (VAE - IWAE)"]
-    if tr["significant (t, 0.05)"]:
-        verdict = "not reproduced (VAE significantly worse)"
-    elif diff <= Z_NULL:
-        verdict = "reproduced (VAE not significantly worse, gap below 1.645 z-units)"
-    else:
-        verdict = f"inconclusive (not significant with n = {tr['n_versions']}, but VAE's mean is {diff:.1f} z-units worse)"
-    rows.append([f"E.2, {sec5.DATASET_NAMES[ds]}: VAE fits p(x) as well as IWAE", "qualitative (Fig. 5c-d)",
-                 f"kNN VAE {tr['VAE mean']:.2f} vs IWAE {tr['IWAE mean']:.2f}; one-sided paired t p = "
-                 f"{tr['paired t p']:.3f} (n = {tr['n_versions']})", verdict])
-gap_both = tests.loc[["figure8", "clusters"], "mean diff (VAE - IWAE)"].mean()
-gap_one = tests.loc[["circle", "absolute_value"], "mean diff (VAE - IWAE)"].mean()
-rows.append(["E.2: the VAE-IWAE gap needs both conditions", "implied by Sec. 5.1 / E.2",
-             f"mean VAE - IWAE kNN: both conditions {gap_both:.2f}, one condition {gap_one:.2f}",
-             "reproduced" if gap_one < gap_both else "not reproduced"])
-for (m, ds), claim in [(("VAE", "absolute_value"), "Fig. 9: learned f has simpler (unimodal) posteriors"),
-                       (("VAE", "figure8"), "Fig. 10: VAE learns simpler posteriors than the truth"),
-                       (("VAE", "clusters"), "Fig. 13: VAE learns simpler posteriors than the truth"),
-                       (("IWAE", "figure8"), "Fig. 12: IWAE's posteriors only slightly simpler (closer to the truth than the VAE's)"),
-                       (("IWAE", "clusters"), "Fig. 15: IWAE's posteriors simpler than the truth's")]:
-    d = Q[(m, ds)]
-    ours = f"best-Gaussian KL: true f {d['kl_true']:.3f}, learned f {d['kl_learned']:.3f}"
-    if m == "IWAE" and ds == "figure8":
-        v = Q[("VAE", ds)]["kl_learned"]
-        closer = abs(d["kl_learned"] - d["kl_true"]) < abs(v - d["kl_true"])
-        ours += f"; VAE's learned f {v:.3f}"
-        verdict = ("reproduced" if closer and d["kl_learned"] < d["kl_true"] else
-                   "partly (closer to the truth than the VAE, but not simpler)" if closer else "not reproduced")
-    else:
-        verdict = "reproduced" if d["kl_learned"] < d["kl_true"] else "not reproduced"
-    rows.append([claim, "qualitative", ours, verdict])
-for ds, fig in (("figure8", 11), ("clusters", 14)):
-    lin, vae, iwae = mean[(ds, "LIN")], mean[(ds, "VAE")], mean[(ds, "IWAE")]
-    p_lin, p_vae, p_iwae = (sec5.PAPER_TABLE2[(ds, m)][0] for m in ("LIN", "VAE", "IWAE"))
-    paper_note = "" if abs(p_lin - p_vae) < abs(p_lin - p_iwae) else "; the paper's own Table 2 puts LIN nearer IWAE"
-    rows.append([f"Fig. {fig}: LIN fails like the VAE on {sec5.DATASET_NAMES[ds]}",
-                 f"caption; Table 2: LIN {p_lin:.3f}, VAE {p_vae:.3f}, IWAE {p_iwae:.3f}",
-                 f"kNN LIN {lin:.2f}, VAE {vae:.2f}, IWAE {iwae:.2f}",
-                 ("reproduced (LIN closer to VAE)" if abs(lin - vae) < abs(lin - iwae) else
-                  "not reproduced (LIN closer to IWAE)") + paper_note])
-iw = pv_all[(pv_all["dataset"] == "clusters") & (pv_all["method"] == "IWAE")]["knn_test"]
-rows.append(["Fig. 15: IWAE fits the true p(x) on Clusters", f"qualitative; Table 2: {TABLE2['clusters', 'IWAE'][0]:.3f}",
-             f"kNN {iw.mean():.2f}; versions with z < {Z_NULL}: {int((iw < Z_NULL).sum())}/{len(iw)}",
-             "reproduced" if (iw < Z_NULL).all() else
-             ("partly (some versions)" if (iw < Z_NULL).any() else "not reproduced (distinguishable from p(x))")])
-summary = pd.DataFrame(rows, columns=["claim", "paper", f"ours (profile {PROFILE})", "verdict"])
-show(summary, caption=f"Ours: verdicts on the claims of App. E.1-E.2 and Figures 8-15, {PROFILE} profile",
-     index=False)
+show(scorecard.page_verdicts(PROFILE, "appE_qualitative"), index=False,
+     caption=f"Ours: verdicts on the claims of App. E.1-E.2 and Figures 8-15, {PROFILE} profile")

@@ -9,8 +9,9 @@
 # # Scorecard: which of the paper's claims hold
 #
 # Every quantitative claim of the paper, in one table: each cell of Tables 1-6, the
-# numbers its text quotes (Eq. 6 in Sec. 5.2, Case A in Sec. 8), and the orderings and
-# directions of change that its tables are cited for. The claims live in one registry
+# numbers its text quotes (Eq. 6 in Sec. 5.2, Case A in Sec. 8), the orderings and
+# directions of change that its tables are cited for, and the claims each page tests
+# from the paper's text and figures (registered by that page's module). The claims live in one registry
 # (`vaefail_core/paper/claims.py`, the paper's numbers in `paper/reference.py`); our side
 # of each is read from the results cache of the profile below, nothing is trained here,
 # and one rule (`paper/verdict.py`) turns each pair into a verdict. The same table is
@@ -42,7 +43,8 @@ print(f"{len(card)} claims; written: results/{PROFILE}/{csv_path.name}")
 #
 # **Ours: claims per verdict**, overall and by kind of claim (a `number` is a value on
 # our scale with an error; `exact` a closed form; `effect` an ordering or direction;
-# `cell` a table entry on another scale).
+# `check` a stated condition on a noise-free computation; `cell` a table entry on
+# another scale).
 
 # %% tags=["hide-input"]
 show(sc.counts(card), caption=f"Scorecard: claims per verdict ({PROFILE} profile)")
@@ -59,7 +61,9 @@ show(sc.by_source(card), caption=f"Scorecard: claims per verdict and place in th
 # versions). An exact value must match the paper's printed digits. An ordering or a
 # direction ("IWAE better than the VAE", "the ELBO prefers K > 1") is tested on the
 # paired per-version differences by a two-sided one-sample t-test, so it is
-# "reproduced" only when our data versions show it clearly; with the 3-4 versions of
+# "reproduced" only when our data versions show it clearly. A condition the text states
+# about a computation without sampling noise (a closed form, a posterior on a grid, a
+# single fit a page shows) is "reproduced" when it holds and "differs" when it does not. With the 3-4 versions of
 # the `reduced` profile many orderings stay "within noise", which says that our runs do
 # not settle them, not that they are false.
 

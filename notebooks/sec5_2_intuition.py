@@ -40,9 +40,7 @@ import pandas as pd
 
 from vaefail_core.tables import show
 from vaefail_core import linear, toy
-from vaefail_core.paper import sec5_2
-from vaefail_core.paper.reference import EQ6
-from vaefail_core.paper.verdict import judge_exact
+from vaefail_core.paper import scorecard, sec5_2
 from vaefail_core.profiles import page_setup
 
 prof = page_setup(PROFILE, SEED, keys=())
@@ -90,8 +88,9 @@ for ax, x, title in [(axes[0], x_true, "ground truth (Eq. 6)"), (axes[1], x_opt,
 axes[0].set_ylabel("$x_2$")
 plt.tight_layout()
 plt.show()
-print(f"Sample correlation of x1 and x2: {np.corrcoef(x_true.T)[0, 1]:.2f} at the ground truth, "
-      f"{np.corrcoef(x_opt.T)[0, 1]:.2f} at the optimum.")
+print(f"Correlation of x1 and x2 (closed form): {sec5_2.eq6_correlation(linear.EQ6_A_GT):.2f} at the ground "
+      f"truth, {sec5_2.eq6_correlation(A_star):.2f} at the optimum (in the 2000 draws above: "
+      f"{np.corrcoef(x_true.T)[0, 1]:.2f} and {np.corrcoef(x_opt.T)[0, 1]:.2f}).")
 
 # %% [markdown]
 # ### An actual amortised MFG-VAE with the Eq. 6 decoder
@@ -215,8 +214,8 @@ plt.show()
 # five values of x. Right: the posteriors p(z | x) at those values.
 
 # %% tags=["hide-input"]
-x_marks3 = [-1.5, -0.5, 0.0, 0.5, 1.0]
-res3 = sec5_2.joint_and_posteriors(toy.floor_f, toy.FIG3_NOISE_VAR, x_marks3)
+x_marks3 = sec5_2.FIG3_X_MARKS
+res3 = sec5_2.fig3_posteriors(x_marks3)
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 axes[0].imshow(res3["joint"].numpy(), origin="lower", aspect="auto", cmap="viridis",
                extent=[float(res3["z"][0]), float(res3["z"][-1]), float(res3["x_grid"][0]), float(res3["x_grid"][-1])])
@@ -242,32 +241,29 @@ show(pd.DataFrame({"x": [f"{v:g}" for v in x_marks3], "KL(best Gaussian || poste
      caption=f"Figure 3: best-Gaussian KL per posterior (ours), profile {PROFILE}", digits=3, index=False)
 
 # %% [markdown]
-# ## What we reproduced
-#
-# **Ours, beyond the paper: each claim of Section 5.2 against our numbers.** The first
-# two rows need agreement to the paper's three decimals.
+# **Ours, beyond the paper: how close the trained amortised VAE comes to the closed-form
+# optimum.** The paper trains no such model, so this is not one of its claims: the
+# selected restart's test -ELBO + const beside the two closed-form values, and the share
+# of the way from the ground truth to the optimum it covers (1 = at the optimum).
 
 # %% tags=["hide-input"]
-gt, opt = eq6.loc["ground truth (A_GT)", "neg_elbo"], eq6.loc["global optimum (A*)", "neg_elbo"]
-summary = pd.DataFrame(
-    [
-        ["Eq. 6: -ELBO + const at the ground truth", f"{EQ6['ground truth']:.3f}", f"{gt:.3f}",
-         judge_exact(gt, EQ6["ground truth"], 3).verdict],
-        ["Eq. 6: -ELBO + const at the global optimum", f"{EQ6['global optimum']:.3f}", f"{opt:.3f}",
-         judge_exact(opt, EQ6["global optimum"], 3).verdict],
-        ["Eq. 6 / Fig. 1: optimum drops the x1-x2 correlation", "qualitative",
-         f"corr {np.corrcoef(x_true.T)[0, 1]:.2f} -> {np.corrcoef(x_opt.T)[0, 1]:.2f}",
-         "reproduced" if abs(np.corrcoef(x_opt.T)[0, 1]) < 0.5 * abs(np.corrcoef(x_true.T)[0, 1]) else "not reproduced"],
-        ["Eq. 6: a trained amortised VAE approaches the optimum", "not reported",
-         f"{best['test_neg_elbo']:.3f} (profile {PROFILE})",
-         "close to the optimum" if best["test_neg_elbo"] < 0.5 * (gt + opt) else "far from the optimum"],
-        ["Fig. 2: same p(x), ELBO prefers the monotone variant", "qualitative",
-         "PMO " + " / ".join(f"{v:.3f}" for v in fig2["pmo_best_gaussian"]),
-         "reproduced" if fig2["pmo_best_gaussian"].idxmin() == "variant 2" else "not reproduced"],
-        ["Fig. 3: step decoder gives non-Gaussian posteriors", "qualitative",
-         f"best-Gaussian KL {res3['best_gauss_kl'].min():.2f}-{res3['best_gauss_kl'].max():.2f}",
-         "reproduced" if float(res3["best_gauss_kl"].min()) > 0.1 else "not reproduced"],
-    ],
-    columns=["claim", "paper", "ours", "verdict"],
-).set_index("claim")
-show(summary, caption=f"Section 5.2: paper vs. ours, profile {PROFILE}")
+show(sec5_2.eq6_vae_vs_closed_form(vae, eq6),
+     caption=f"Eq. 6: trained amortised VAE vs. the closed form (ours), profile {PROFILE}", digits=3)
+
+# %% [markdown]
+# ## What we reproduced
+#
+# **Ours: the verdicts on Section 5.2's claims** (the scorecard's rows for this page). The
+# verdicts use the book's one rule, defined on the scorecard page: Eq. 6's two values
+# are "reproduced" when they agree with the paper's three printed decimals; the
+# qualitative claims of Figures 1-3 are checks of a stated condition on a noise-free
+# computation (closed form or grid quadrature, with the threshold the claim names),
+# "reproduced" when it holds and "differs" when it does not. Figure 1's correlation is
+# now the closed-form correlation of x1 and x2 rather than that of 2000 draws, and
+# Figure 2's claim is split into its two parts (the same p(x), and the ELBO's preference
+# for variant 2). The trained VAE of the table above is no claim of the paper and has
+# no verdict.
+
+# %% tags=["hide-input"]
+show(scorecard.page_verdicts(PROFILE, "sec5_2_intuition"), index=False,
+     caption=f"Section 5.2: paper vs. ours ({PROFILE} profile)")

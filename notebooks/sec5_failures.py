@@ -43,7 +43,7 @@ import pandas as pd
 
 from vaefail_core.tables import show
 from vaefail_core import plots
-from vaefail_core.paper import robustness, sec5
+from vaefail_core.paper import robustness, scorecard, sec5
 from vaefail_core.paper.records import gt_start_table, training_curves
 from vaefail_core.profiles import get_profile
 
@@ -168,6 +168,76 @@ show(gaps, caption=f"Ours: gaps in Table 2's ordering, {PROFILE} profile", digit
 # %% tags=["hide-input"]
 tests = sec5.vae_vs_iwae(pv)
 show(tests, caption=f"Ours: VAE vs IWAE on Table 2's statistic, {PROFILE} profile", digits=3)
+
+# %% [markdown]
+# ## Beyond the paper: a normalizing-flow encoder
+#
+# The paper concludes that IWAE avoids the Section 5 failure because its implied
+# posterior family is richer than the mean-field Gaussian. Does a richer family other
+# than IWAE's do the same? Ours (not in the paper): method "Flow" trains the plain ELBO
+# with q(z | x) the Gaussian encoder followed by L rational-quadratic spline layers
+# (8 bins; with K = 1 latent dimension each layer is an element-wise spline whose
+# parameters one network computes from x), the identity at initialisation. The layer
+# count L is its hyper-parameter (`reduced`: 1 or 2), chosen per data version by the
+# validation kNN statistic like IWAE's S; data versions, restarts and ground-truth
+# starts (decoder at the truth, flow at the identity) are those of the Section-5 sweep.
+# The records come from the named sweep `vaefail sweep section5_flow`; the page reads
+# them and does not train them.
+
+# %% tags=["hide-input"]
+flow_recs = sec5.flow_records(PROFILE)
+if flow_recs is None:
+    print(f"No section5_flow records for profile {PROFILE!r}: run `vaefail sweep section5_flow --profile {PROFILE}`.")
+else:
+    t2f = sec5.table2(PROFILE, records=records + flow_recs, include_flow=True)
+    pvf = sec5.table2_per_version(PROFILE, records=records + flow_recs, include_flow=True)
+    sec5.write_table2_csv(t2f, PROFILE, include_flow=True)
+    print(f"The Flow rows are appended to results/{PROFILE}/{csv_path.name} (after the paper's methods).")
+
+# %% [markdown]
+# **Ours, beyond the paper: Table 2 with the flow.** Ours only (z-scores, mean +- sd over
+# data versions; the paper has no such column), with the settings each method chose.
+
+# %% tags=["hide-input"]
+if flow_recs is not None:
+    show(sec5.table2_display(t2f, with_paper=False).join(
+        t2f.pivot(index="dataset", columns="method", values="settings")[["IWAE", "Flow"]]
+        .rename(index=sec5.DATASET_NAMES, columns=lambda m: f"{m} settings")),
+        caption=f"Ours, beyond the paper: Table 2's statistic with a flow encoder, {PROFILE} profile")
+    show(pvf[pvf["method"].isin(["VAE", "IWAE", "Flow"])]
+         .pivot_table(index=["dataset", "version"], columns="method", values="knn_test"),
+         caption=f"Ours, beyond the paper: VAE, IWAE and Flow per data version, {PROFILE} profile", digits=2)
+
+# %% [markdown]
+# **Ours, beyond the paper: learned p(x) on Figure-8 with the flow** (data version 0, as
+# Figure 5 below: draws from the true p(x) and from the chosen VAE, IWAE and Flow).
+
+# %% tags=["hide-input"]
+if flow_recs is not None:
+    f5f = sec5.fig5_data(PROFILE, datasets=("figure8",), methods=("VAE", "IWAE", "Flow"), n=N_PLOT,
+                         seed=SEED, records=records + flow_recs)
+    sec5.draw_fig5(f5f, methods=("VAE", "IWAE", "Flow"))
+    plt.show()
+
+# %% [markdown]
+# **What the `reduced` run shows** (written from the committed run; the verdicts at the
+# end of the page are recomputed). On Clusters the flow does what IWAE does: it is better
+# than the VAE in every data version (the claim "Flow better than the VAE" is reproduced)
+# and indistinguishable from IWAE ("within noise"), so there the answer is yes. On Figure-8
+# it is not: the flow is no better than the VAE on the kNN statistic ("within noise") and
+# worse than IWAE in every version ("Flow better than IWAE" differs). Its training
+# objective did improve: its validation -ELBO is below the VAE's in every version, and
+# its importance-sampled test log-likelihood lies between the VAE's and IWAE's in 3 of
+# 4 versions (below both in the fourth). Version
+# 0's drawing shows the kind of miss behind the statistic: the flow's p(x) puts its mass
+# on two horizontal bands and leaves out the diagonal where the curve crosses itself (in
+# that version the VAE happens to fit well). What we think causes it (not tested, nothing
+# was tuned): (1) the family: one or two 8-bin element-wise splines of a Gaussian must
+# bend q into the two- or three-mode posteriors of points near the crossing, where IWAE
+# (S = 10 or 20 here) reweights that many draws; (2) the budget: the flow trains the same epochs as the
+# VAE with a larger encoder; (3) selection: with 4 versions, choosing L by the validation
+# kNN statistic is noisy (the other L scores up to 1.4 lower or higher on the test set in
+# some versions), and IWAE chooses among three settings, the flow among two.
 
 # %% [markdown]
 # ## Selection by the validation loss instead (Table 2's caption)
@@ -369,7 +439,12 @@ show(en[en["table"].isin(["table2"])], digits=2, index=False,
 
 # %% [markdown]
 # **Ours: robustness verdicts for the orderings of Table 2** (the paper's ordering of
-# every pair of methods, checked against our numbers under every setting).
+# every pair of methods, checked against our numbers under every setting). These words
+# are not the book's verdicts: "robust", "depends on the test" and "not supported" count
+# the settings under which our mean over data versions is in the paper's order, with no
+# test of significance. The book's verdict on each ordering is the scorecard row at the
+# end of the page (a paired t-test at the default setting): a "robust" ordering can be
+# "within noise" there, as most are with 4 data versions.
 
 # %% tags=["hide-input"]
 ver = robustness.verdicts(rob)
@@ -379,17 +454,16 @@ show(ver[ver["table"].isin(["table2"])], digits=2, index=False,
 # %% [markdown]
 # ## What we reproduced
 #
-# In the table, "paper" is the paper's statement or number and "ours" is computed
-# above under the profile named in the claim. Notes on the reduced run, which is what
-# the committed book shows:
+# Notes on the reduced run, which is what the committed book shows (the verdict table
+# below is recomputed on every run; this text is not):
 #
-# * **Reproduced.** The ordering IWAE < LIN < VAE holds on both sets, under App. D's
-#   selection rule and under the caption's; neighbouring methods are not separated by
-#   two standard errors with 4 data versions. On Clusters the VAE is worse than IWAE in
-#   every version (one-sided paired t-test p = 0.004), and the ordering survives every
-#   setting of the kNN statistic and the energy test except LIN vs VAE. The Eq. 3 trade
-#   holds in every version of both sets: from the ground-truth start to the selected
-#   optimum the MLEO rises from zero, the PMO falls, and their sum falls.
+# * **Reproduced.** The ordering IWAE < LIN < VAE holds on both sets in the means, under
+#   App. D's selection rule and under the caption's; with 4 data versions only Clusters'
+#   IWAE < VAE is significant (the VAE is worse in every version), the other pairs are
+#   within noise. On Clusters the ordering survives every setting of the kNN statistic
+#   and the energy test except LIN vs VAE. The Eq. 3 trade holds in every version of
+#   both sets: from the ground-truth start to the selected optimum the MLEO rises from
+#   zero, the PMO falls, and their sum falls.
 # * **The ground-truth start now survives training** (first epoch at most 1.08 times
 #   the start's loss, median 0.97-1.01), so the comparison of ground-truth and random
 #   restarts means what Sec. 4 intends. On Clusters a random restart wins the selection
@@ -399,12 +473,17 @@ show(ver[ver["table"].isin(["table2"])], digits=2, index=False,
 #   as the paper says.
 # * **Not shown on Figure-8.** The ground-truth restarts win the VAE's selection in 2 of
 #   4 versions. The truth with an ideal Gaussian q (`-ELBO - H` about 0.10 nats) is below
-#   the selected optima as trained (about 0.27) in every version and below them with an
-#   ideal q of their own (about 0.11) in 3 of 4. So on Figure-8 the ground-truth starts
-#   lose, where they lose, through their amortised encoder (PMO about 0.49 at the start,
-#   against 0.10 for an ideal q); the ELBO's global optimum need not lie away from the
-#   truth. The VAE is worse than IWAE on average but only in 2 of 4 versions (p = 0.30;
-#   3 of 4 and p = 0.16 with the caption's selection).
+#   the selected optima as trained (about 0.27) in every version (that row differs) and
+#   below them with an ideal q of their own (about 0.11) in 3 of 4 (within noise). The
+#   best random restart beats the best ground-truth one in 2 of 4 versions (within
+#   noise). So on Figure-8 the ground-truth starts lose, where they lose, through their
+#   amortised encoder (PMO about 0.49 at the start, against 0.10 for an ideal q); the
+#   ELBO's global optimum need not lie away from the truth. The VAE is worse than IWAE on
+#   average but only in 2 of 4 versions (one-sided p = 0.30 above, within noise; 3 of 4
+#   and p = 0.16 with the caption's selection).
+# * **Beyond the paper: the flow encoder** avoids the failure on Clusters (better than
+#   the VAE, as good as IWAE) but not on Figure-8 (worse than IWAE in every version);
+#   see its section after Table 2.
 # * **Where it differs.** Table 2's magnitudes cannot be compared: our statistic is a
 #   z-score (about 0.3-2 here), and the paper's k, alpha and scaling are unknown. The
 #   VAE's misfit is mild: its MLEO at the optimum is a few hundredths of a nat.
@@ -419,70 +498,25 @@ show(ver[ver["table"].isin(["table2"])], digits=2, index=False,
 #   encoder-fit loss.
 
 # %% [markdown]
-# **Ours, beyond the paper: claim-by-claim verdicts.** Each of the page's claims, the
-# paper's statement or number, ours, and the verdict.
+# **Verdicts: the scorecard's rows for this page.** Every claim the page judges, in the
+# book's one vocabulary (reproduced / within noise / differs / not comparable / not run)
+# and under its one rule, defined on the scorecard page: Table 2's cells are "not
+# comparable" (another scale); each pair of methods in Table 2, the Eq. 3 trade, the
+# comparisons of the truth with the optimum, of ground-truth with random restarts, and
+# of the flow (ours, beyond the paper) are `effect`s: one paired difference per data
+# version, a two-sided t-test at 5%. Against the page's earlier hand-written verdicts,
+# three words change. "VAE worse than IWAE" on Figure-8 ("same direction, not
+# significant") and the Table 2 orderings with unseparated neighbours ("reproduced")
+# are now "within noise" for each such pair. On Figure-8, "the ELBO's optimum is not the
+# truth" (earlier "not shown") splits in two: the optimum as trained against the truth
+# with an ideal q now "differs" (the truth is better in every version), the two decoders
+# with an ideal q each are "within noise". "The objective prefers a model other than the
+# truth" on Figure-8 (earlier "reproduced", because the selected model's MLEO exceeds
+# 0.01 nats) is now judged on what Sec. 4 asks, whether random restarts reach a better
+# validation objective than the ground-truth ones: "within noise" (2 of 4 versions); the
+# MLEO's rise is its own Eq. 3 row. Whether the selection rule changes the ordering is a
+# question of ours, answered in the selection section above, and has no row here.
 
 # %% tags=["hide-input"]
-rows = []
-for ds in sec5.TABLE2_DATASETS:
-    name = sec5.DATASET_NAMES[ds]
-    g = gaps[gaps["dataset"] == ds]
-    weak = g[~g["separated (gap > 2 se)"]]
-    note = "; ".join(f"{r.pair} not separated (gap {r.gap:.2f}, se {r.se:.2f})" for r in weak.itertuples())
-    rows.append([f"Table 2, {name}: ordering (lower is better)", paper_orders[ds], orders[ds],
-                 sec5.order_verdict(orders[ds], paper_orders[ds]) + (f" ({note})" if note else "")])
-    tr = tests.loc[ds]
-    ok = tr["significant (t, 0.05)"]
-    worse = tr["mean diff (VAE - IWAE)"] > 0
-    rows.append([f"Table 2, {name}: VAE fits p(x) worse than IWAE",
-                 "{:.3f} vs {:.3f}".format(sec5.PAPER_TABLE2[(ds, "VAE")][0], sec5.PAPER_TABLE2[(ds, "IWAE")][0]),
-                 f"{tr['VAE mean']:.2f} vs {tr['IWAE mean']:.2f} (z-scores), paired t p = {tr['paired t p']:.3f}, "
-                 f"n = {tr['n_versions']}",
-                 "reproduced (significant)" if ok else ("same direction, not significant" if worse else "not reproduced")])
-    rows.append([f"Table 2, {name}: numeric values", "raw statistic, about 0.04-0.36",
-                 "z-scores (README, Metrics)", "not comparable: different scale of the statistic"])
-for ds in sec5.TABLE2_DATASETS:
-    name = sec5.DATASET_NAMES[ds]
-    m = mech[(mech["dataset"] == ds) & (mech["method"] == "VAE")].iloc[0]
-    up, down, elbo = m["MLEO up"], m["PMO down"], m["-ELBO down"]
-    n = m["n_versions"]
-    full = all(s == f"{n}/{n}" for s in (up, down, elbo))
-    rows.append([f"Eq. 3, {name} (VAE): optimum trades a higher MLEO for a lower PMO",
-                 "qualitative (Sec. 5.2-5.3)",
-                 f"MLEO {round(m['mleo (gt)'], 3) + 0.0:.3f} -> {m['mleo (opt)']:.3f}, "
-                 f"PMO {m['pmo (gt)']:.3f} -> {m['pmo (opt)']:.3f} "
-                 f"(MLEO up {up}, PMO down {down}, -ELBO down {elbo})",
-                 "reproduced" if full else "partly reproduced"])
-for ds in sec5.TABLE2_DATASETS:
-    name = sec5.DATASET_NAMES[ds]
-    m = mech[(mech["dataset"] == ds) & (mech["method"] == "VAE")].iloc[0]
-    k, k2 = m["truth + ideal q beats optimum"], m["truth beats optimum, both ideal q"]
-    n = m["n_versions"]
-    rows.append([f"Sec. 5.1-5.3, {name} (VAE): the ELBO's optimum is not the truth",
-                 "yes (Table 2 and Eq. 3)",
-                 f"-ELBO - H: truth with an ideal Gaussian q {m['ideal-q -ELBO - H (gt)']:.3f}; optimum as trained "
-                 f"{m['neg_elbo_minus_entropy (opt)']:.3f}, with an ideal q {m['ideal-q -ELBO - H (opt)']:.3f} "
-                 f"(truth better in {k} and {k2} versions)",
-                 "supported: the optimum beats even the truth with an ideal q" if k == f"0/{n}" and k2 == f"0/{n}" else
-                 "not shown: the truth with an ideal q does as well or better than the optimum found, so the "
-                 "ground-truth start may have lost through its amortised encoder"])
-for ds in sec5.TABLE2_DATASETS:
-    name = sec5.DATASET_NAMES[ds]
-    r = ic[(ic["dataset"] == ds) & (ic["method"] == "VAE")].iloc[0]
-    m = mech[(mech["dataset"] == ds) & (mech["method"] == "VAE")].iloc[0]
-    drift = m["mleo (opt)"] > 0.01
-    rows.append([f"Sec. 4, {name} (VAE): the objective prefers a model other than the truth",
-                 "yes (the selected model misfits p(x))",
-                 f"selected restart started at the ground truth in {r['selected gt']} of {r['n_versions']} versions; "
-                 f"MLEO at the optimum {m['mleo (opt)']:.3f} nats",
-                 (f"reproduced: the selected model is not the truth (MLEO > 0.01); a random start "
-                  f"won in {r['selected random']} of {r['n_versions']} versions")
-                 if drift else "not reproduced: the optimum stays at the truth"])
-for ds in sec5.TABLE2_DATASETS:
-    name = sec5.DATASET_NAMES[ds]
-    o_loss = sec5.method_order(t2_loss)[ds]
-    rows.append([f"App. D vs Table 2 caption, {name}: does the selection rule change the ordering?",
-                 "not discussed", f"val kNN (App. D): {orders[ds]}; val loss (caption): {o_loss}",
-                 "same ordering" if o_loss == orders[ds] else "ordering changes"])
-summary = pd.DataFrame(rows, columns=["claim", "paper", f"ours (profile {PROFILE})", "verdict"])
-show(summary, caption=f"Ours: verdicts on the claims of Sec. 5, {PROFILE} profile", index=False)
+show(scorecard.page_verdicts(PROFILE, "sec5_failures"), index=False,
+     caption=f"Sec. 5, Table 2 and beyond: paper vs ours ({PROFILE} profile)")

@@ -44,7 +44,7 @@ import pandas as pd
 
 from vaefail_core.tables import show
 from vaefail_core import data, evaluate, plots
-from vaefail_core.paper import appF, sec8
+from vaefail_core.paper import appF, scorecard, sec8
 from vaefail_core.paper.records import gt_start_table, page_records, training_curves
 from vaefail_core.profiles import PAGE_KEYS, page_setup
 from vaefail_core.sweep import load_selected
@@ -250,7 +250,7 @@ plt.tight_layout()
 plt.show()
 
 # %% tags=["hide-input"]
-N_POST, S_POST = (100, 200) if PROFILE == "quick" else (300, 1000)
+N_POST, S_POST = sec8.posterior_settings(PROFILE)
 post_v0, post_all = {}, {}
 for ds in sec8.CASE_B_DATASETS:
     post_v0[ds] = sec8.posterior_simplicity(records, PROFILE, ds, version=0, n=N_POST, n_samples=S_POST)
@@ -376,14 +376,7 @@ posterior_figure("figure8_5d", 24)
 # projecting (a ratio of lengths, not a rate).
 
 # %% tags=["hide-input"]
-x_f = data.splits("figure8_5d", 0, n_train=10, n_val=10, n_test=300)["test"].x
-projectors = {"ground truth (K = 1)": lambda a: appF.ground_truth_projection("figure8_5d", a)}
-for r in records:
-    t = r["config"]["task"]
-    if t["dataset"] == "figure8_5d" and t["method"] == "vae" and t["version"] == 0:
-        projectors[f"VAE K = {t['latent_dim']}"] = (lambda m: (lambda a: appF.model_projection(m, a)))(
-            load_selected(r))
-proj = appF.projection_defence(projectors, x_f, radius=0.5, seed=SEED)
+projectors, x_f, proj = appF.appf_random_perturbation(records, seed=SEED)
 show(proj, digits=3, caption=f"App. F random-perturbation test (ours, {PROFILE} profile; figure8_5d "
                              f"version 0, {len(x_f)} test points)")
 
@@ -636,70 +629,26 @@ plt.show()
 # %% [markdown]
 # ## Summary
 #
-# **Ours: one verdict per claim of Sec. 8 and App. F,** the paper's value beside ours
-# (recomputed on every run).
+# **Ours: one verdict per claim of Sec. 8 and App. F** (the scorecard's rows for this
+# page, recomputed on every run). Verdicts use the book's one rule, defined on the
+# scorecard page: Table 1's cells and Case A's two variances are numbers with an error,
+# "reproduced" when ours is within the noise of both runs (two-sided z-test, 5%); the
+# directions Sec. 8 reads off them, the simpler posteriors of Figures 23-24 and the
+# attack survival of App. F are effects over data versions (a per-version difference
+# signed so that a positive value supports the paper: "reproduced" when a two-sided
+# t-test finds it significantly positive, "within noise" when it does not settle it,
+# "differs" when it is significantly negative); the random-perturbation test, one fit
+# per K on version 0, is a check of its stated condition. The page's former words
+# change as follows: Case A's "over-estimates (agrees in direction)" is now two rows,
+# the number against the paper's and the effect "over the truth"; the "preferred K" of
+# Table 1, once read off the version means, is now a paired test of the best of
+# K = 2, 3 against K = 1 (and "falls with K" compares K = 1 with K = 3); the "partly" of
+# Figures 23-24 is now one row per statistic and K; and the App. F row that combined
+# every overshoot is now one row per overshoot.
 
 # %% tags=["hide-input"]
-nm = noise.set_index("experiment")
-g = lambda ds, met, K, m="vae": float(summ[(summ.dataset == ds) & (summ.method == m) & (summ.metric == met)
-                                            & (summ.K == K)]["mean"].iloc[0])
-out = []
-for e in nm.index:
-    out.append({"claim": f"Case A: {e}", "paper": f"{nm.loc[e, 'paper mean']:.3f} ± {nm.loc[e, 'paper sd']:.3f}",
-                "ours": f"{nm.loc[e, 'mean']:.3f} ± {nm.loc[e, 'sd']:.3f}",
-                "verdict": ("not meaningful: quick profile (5 epochs, untrained models)" if PROFILE == "quick"
-                            else "over-estimates (agrees in direction)" if 0.011 < nm.loc[e, "mean"] < 0.05
-                            else "differs")})
-for ds in sec8.CASE_B_DATASETS:
-    k_vae = pref.loc[ds, "ELBO prefers K (ours, VAE)"]
-    out.append({"claim": f"Table 1 {ds}: the ELBO prefers K > 1", "paper": f"K = {pref.loc[ds, 'paper (VAE)']}",
-                "ours": f"K = {k_vae}", "verdict": "agrees" if k_vae > 1 else "differs"})
-    out.append({"claim": f"Table 1 {ds}: avg_i I(x; z_i) falls with K (VAE)",
-                "paper": "yes", "ours": "K=1,2,3: " + " / ".join(f"{g(ds, 'avg_mi', K):.3f}" for K in sec8.CASE_B_K),
-                "verdict": "agrees" if g(ds, "avg_mi", 1) > g(ds, "avg_mi", 3) else "differs"})
-    out.append({"claim": f"Table 1 {ds}: learned sigma^2 falls with K (VAE)",
-                "paper": "yes", "ours": "K=1,2,3: " + " / ".join(f"{g(ds, 'noise_var', K):.4f}" for K in sec8.CASE_B_K),
-                "verdict": "agrees" if g(ds, "noise_var", 1) > g(ds, "noise_var", 3) else "differs"})
-for ds, fig_no in (("clusters_5d", 23), ("figure8_5d", 24)):
-    pa = post_all[ds]
-    ks = [K for K in sec8.CASE_B_K if f"VAE K = {K}" in pa.index]
-    falls = {}
-    for stat in ("mean", "median"):
-        v = {K: float(pa.loc[f"VAE K = {K}", f"KL(q||p) {stat}"]) for K in ks}
-        falls[stat] = len(v) > 1 and all(v[K] < v[1] for K in v if K > 1)
-    out.append({"claim": f"Fig. {fig_no} {ds}: posteriors get simpler as K grows (KL(q || p(z|x)), VAE)",
-                "paper": "yes (qualitative)",
-                "ours": "; ".join(f"{stat} K=1,2,3: " + " / ".join(f"{pa.loc[f'VAE K = {K}', f'KL(q||p) {stat}']:.3f}"
-                                                                   for K in ks) for stat in ("mean", "median")),
-                "verdict": ("agrees" if all(falls.values()) else "differs" if not any(falls.values())
-                            else "partly: the " + " and ".join(k for k, f in falls.items() if f) + " falls, the "
-                            + " and ".join(k for k, f in falls.items() if not f) + " does not")})
-gt_surv = proj["survival"].iloc[0]
-k3_surv = proj.loc["VAE K = 3", "survival"] if "VAE K = 3" in proj.index else float("nan")
-out.append({"claim": "App. F: a K = 3, small-sigma^2 model leaves (random) perturbations in place",
-            "paper": "qualitative (Fig. 7b)", "ours": f"kept share {k3_surv:.2f} (K = 3) vs {gt_surv:.2f} (truth)",
-            "verdict": "agrees" if k3_surv > gt_surv else "differs"})
-t_valid = appf_summ.loc["true manifold", "survival (valid)"]
-t_valid_se = float(binom_se(t_valid, appf_n.loc["true manifold", "valid"]))
-out.append({"claim": "App. F: projecting onto the true manifold defeats attacks that keep the true label",
-            "paper": "qualitative (Fig. 7a)",
-            "ours": f"survival (valid) {t_valid:.2f} ± {t_valid_se:.2f} at overshoot {appF.APPF_OVERSHOOT:.0%}",
-            "verdict": "agrees" if t_valid < 0.1 else "differs"})
-for col, what in (("survival", "all attacks"), ("survival (valid)", "valid attacks")):
-    sv = curve.pivot(index="defence", columns="overshoot", values=col)
-    if not {"VAE K = 1", "VAE K = 2", "VAE K = 3"} <= set(sv.index):
-        continue
-    worse = [o for o in sv.columns if min(sv.loc["VAE K = 2", o], sv.loc["VAE K = 3", o]) > sv.loc["VAE K = 1", o]]
-    out.append({"claim": f"App. F: attacks survive the mismatched K = 2, 3 projections more than K = 1 ({what})",
-                "paper": "qualitative (Fig. 7b)",
-                "ours": "; ".join(f"{o:.0%}: " + " / ".join(f"{sv.loc[f'VAE K = {K}', o]:.2f}" for K in sec8.CASE_B_K)
-                                  for o in sv.columns) + " (K = 1 / 2 / 3 by overshoot)",
-                "verdict": ("agrees" if len(worse) == len(sv.columns) else "differs" if not worse
-                            else "partly: overshoot " + ", ".join(f"{o:.0%}" for o in worse) + " only")})
-summary = pd.DataFrame(out).set_index("claim")
-if PROFILE == "quick":
-    summary["verdict"] = summary["verdict"] + " [quick profile: smoke test only]"
-show(summary, caption=f"Sec. 8 and App. F: verdicts ({PROFILE} profile)")
+show(scorecard.page_verdicts(PROFILE, "sec8_signal_noise"), index=False,
+     caption=f"Sec. 8, Table 1 and App. F: paper vs ours ({PROFILE} profile)")
 
 # %% [markdown]
 # ## Where we differ from the paper, and what we think causes it
@@ -734,4 +683,6 @@ show(summary, caption=f"Sec. 8 and App. F: verdicts ({PROFILE} profile)")
 #   to simplify.
 # * **Appendix F.** Projecting onto the true manifold removes attacks that keep the true
 #   label; the mismatched K = 2, 3 models let more attacks through than the K = 1 model at
-#   every overshoot (0.53-0.58 against 0.46 at 1%, 0.83-0.85 against 0.59 at 10%).
+#   every overshoot (0.53-0.58 against 0.46 at 1%, 0.83-0.85 against 0.59 at 10%). The
+#   direction holds in most data versions, but with four versions and a large spread
+#   between them the paired tests leave every overshoot "within noise".

@@ -4,9 +4,10 @@
               the page modules of the paper's sections: Sec. 5.2 (Eq. 6, Figs. 2-3),
               Sec. 5 and App. E.1-E.2 (Table 2), Sec. 6, Sec. 7 (Tables 3-4), Sec. 8
               (Case A, Case B / Table 1, Figs. 23-24)
-  appA_C, appD, appE3, appF
+  appA_C, appD, appE, appE3, appF, appG_H
               the page modules of the appendices: A and C (theory), D (protocol and
-              selection rules), E.3 (Tables 5-6 on UCI data), F (the projection defence)
+              selection rules), E.1-E.2 (the claims of Figs. 8-15), E.3 (Tables 5-6 on
+              UCI data), F (the projection defence), G-H (the data sets)
   records     the named sweeps (``vaefail sweep NAME``) and the one missing-record
               policy the pages use (``page_records``)
   robustness  the orderings of Tables 2-4 under other two-sample tests

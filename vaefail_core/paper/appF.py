@@ -15,9 +15,12 @@ from sklearn.linear_model import LogisticRegression
 from .. import data
 from ..evaluate import float64_copy
 from ..profiles import get_profile
+from .claim import Claim
 from .sec8 import CASE_B_K, case_b_model
 
 __all__ = [
+    "APPF_RANDOM", "appf_random_perturbation", "CLAIMS_SWEEP", "CLAIMS_VERSION", "page_claims",
+    "claims_evidence",
     "ground_truth_projection",
     "model_projection",
     "projection_defence",
@@ -289,3 +292,103 @@ def appf_attack_summary(records: Sequence[dict], profile: str, versions: Sequenc
     summ = g.mean().join(g.std(ddof=1), rsuffix=" sd")
     summ["versions"] = g.size()
     return per, summ, runs[0]
+
+
+# ======================================================================================
+# App. F: the random-perturbation test of the manifold projections
+# ======================================================================================
+#: App. F's random-perturbation test: data set, data version, test points, perturbation norm
+APPF_RANDOM = {"dataset": "figure8_5d", "version": 0, "n_test": 300, "radius": 0.5}
+
+
+def appf_random_perturbation(records: Sequence[dict], seed: int = 0) -> tuple[dict, np.ndarray, pd.DataFrame]:
+    """App. F's random-perturbation test on ``APPF_RANDOM``: the projection onto the true
+    manifold and onto the manifold of each Table-1 VAE of that data version (one per K),
+    applied to the first test points (``projection_defence``). Returns (projectors:
+    name -> callable, the test points, the table)."""
+    ds, v = APPF_RANDOM["dataset"], APPF_RANDOM["version"]
+    x = data.splits(ds, v, n_train=10, n_val=10, n_test=APPF_RANDOM["n_test"])["test"].x
+    projectors = {"ground truth (K = 1)": lambda a: ground_truth_projection(ds, a)}
+    for K in CASE_B_K:
+        m = case_b_model(records, ds, K, v)
+        if m is not None:
+            projectors[f"VAE K = {K}"] = (lambda mm: (lambda a: model_projection(mm, a)))(m)
+    return projectors, x, projection_defence(projectors, x, radius=APPF_RANDOM["radius"], seed=seed)
+
+
+# ======================================================================================
+# App. F's claims (shown on the Sec. 8 page) for the registry of ``claims``
+# ======================================================================================
+#: the named sweep whose records ``claims_evidence`` reads
+CLAIMS_SWEEP = "section8"
+#: bump when ``claims_evidence`` changes what it returns
+CLAIMS_VERSION = 1
+_PAGE = "sec8_signal_noise"
+#: the overshoots of the App. F attack (share past the learned boundary), in percent
+APPF_OVERSHOOTS_PCT = (1, 3, 10, 30)
+
+
+def page_claims() -> list[Claim]:
+    """App. F's claims, judged on the Sec. 8 page:
+
+    * random perturbations (one fit per K, data version 0: ``check``): the K = 3 VAE's
+      projection leaves more of a random perturbation in place than the projection onto
+      the true manifold;
+    * attacks (``effect`` over data versions): projecting onto the true manifold lets
+      less than 10 % of the valid attacks survive (the threshold is ours: the paper
+      says the attacks fail); attacks survive both mismatched projections (K = 2, 3)
+      more often than the K = 1 projection, at every overshoot, among all successful
+      attacks and among the valid ones.
+    """
+    out = []
+    rnd = lambda d: ("appF", "random", d)  # noqa: E731
+    out.append(Claim("appF/random/K3_keeps_perturbation", "appF",
+                     "A K = 3 VAE's projection leaves more of a random perturbation in place than the "
+                     "projection onto the true manifold (median share kept, data version 0)",
+                     "qualitative (Fig. 7b)", "check",
+                     cells=(rnd("K3 - truth"), rnd("VAE K = 3"), rnd("ground truth (K = 1)")),
+                     cond=(">", 0.0), fmt="kept share {1:.2f} (K = 3) vs {2:.2f} (truth)",
+                     where="App. F, Fig. 7", page=_PAGE))
+    att = lambda col, ov, d: ("appF", "attack", col, ov, d)  # noqa: E731
+    out.append(Claim("appF/true_manifold_defends", "appF",
+                     f"Projecting onto the true manifold defeats attacks that keep the true label "
+                     f"(survival among valid attacks below 10 %, overshoot {APPF_OVERSHOOTS_PCT[0]} %)",
+                     "qualitative (Fig. 7a)", "effect",
+                     terms=((+1, "const", 0.1),
+                            (-1, "one", (att("survival (valid)", APPF_OVERSHOOTS_PCT[0], "true manifold"),))),
+                     labels=("threshold", "survival (valid)"), where="App. F, Fig. 7", page=_PAGE))
+    for col, what in (("survival", "all attacks"), ("survival (valid)", "valid attacks")):
+        for ov in APPF_OVERSHOOTS_PCT:
+            out.append(Claim(f"appF/mismatched_K_survive/{'valid' if 'valid' in col else 'all'}/{ov}pct",
+                             "appF",
+                             f"Attacks survive both mismatched projections (K = 2, 3) more than the K = 1 "
+                             f"projection ({what}, overshoot {ov} %)", "qualitative (Fig. 7b)", "effect",
+                             terms=((+1, "min", (att(col, ov, "VAE K = 2"), att(col, ov, "VAE K = 3"))),
+                                    (-1, "one", (att(col, ov, "VAE K = 1"),))),
+                             labels=("lower of K = 2, 3", "K = 1"), where="App. F, Fig. 7", page=_PAGE))
+    return out
+
+
+def claims_evidence(profile: str, records: list[dict]) -> dict:
+    """The cells of ``page_claims`` from the cached Sec. 8 models (nothing is trained):
+    the random-perturbation test of version 0 (``appf_random_perturbation``) and the
+    per-version attack survival per defence and overshoot (``appf_overshoot_curve``).
+    A part whose records are missing gives no cells (its claims are "not run")."""
+    out = {}
+    _, _, proj = appf_random_perturbation(records)
+    if "VAE K = 3" in proj.index:
+        kept = proj["survival"]
+        out[("appF", "random", "K3 - truth")] = pd.Series([float(kept["VAE K = 3"] - kept.iloc[0])])
+        for name in ("VAE K = 3", "ground truth (K = 1)"):
+            out[("appF", "random", name)] = pd.Series([float(kept[name])])
+    try:
+        _, full = appf_overshoot_curve(records, profile,
+                                       overshoots=tuple(p / 100 for p in APPF_OVERSHOOTS_PCT))
+    except FileNotFoundError:
+        return out
+    for pct in APPF_OVERSHOOTS_PCT:
+        per = full[pct / 100][0]
+        for (d, col) in [(d, c) for d in per["defence"].unique() for c in ("survival", "survival (valid)")]:
+            out[("appF", "attack", col, pct, d)] = \
+                per[per["defence"] == d].set_index("version")[col].astype(float).sort_index()
+    return out

@@ -28,17 +28,18 @@ import pandas as pd
 
 from ..cache import cached_json
 from ..sweep import load_or_run
-from . import appA_C, appD, appE3, records, sec5, sec5_2, sec6, sec7, sec8
+from . import appA_C, appD, appE, appE3, appF, appG_H, records, sec5, sec5_2, sec6, sec7, sec8
 from . import reference as R
 from .claim import PAGES, Claim, judge, ours_text
 
 #: the page modules that register claims of their own pages beyond Tables 1-6 and the
 #: text numbers: each has ``page_claims()`` (a list of ``Claim``), ``CLAIMS_SWEEP`` (the
-#: named sweep whose records its evidence reads, or None) and
+#: named sweep whose records its evidence reads, a tuple of several, or None) and
 #: ``claims_evidence(profile, records)`` (cell -> per-version Series)
 PAGE_MODULES: dict = {name: mod for name, mod in {
     "sec5_2": sec5_2, "sec5": sec5, "sec6": sec6, "sec7": sec7, "sec8": sec8, "appA_C": appA_C,
-    "appD": appD, "appE3": appE3}.items() if hasattr(mod, "page_claims")}
+    "appD": appD, "appE3": appE3, "appE": appE, "appF": appF,
+    "appG_H": appG_H}.items() if hasattr(mod, "page_claims")}
 #: the evidence source (``_SOURCES``) each claim source is judged on
 _EVIDENCE_OF = {"eq6": "eq6", "table1": "table1", "case_a": "case_a", "table2": "table2", "table3": "table34",
                "table4": "table34", "table5": "table56", "table6": "table56", "appE3_text": "table56"}
@@ -345,7 +346,8 @@ def evidence(profile: str, sources=None) -> dict:
             continue
         recs = []
         if sweep is not None:
-            recs, _ = load_or_run(records.SWEEPS[sweep](profile), train_missing=False)
+            names = (sweep,) if isinstance(sweep, str) else tuple(sweep)
+            recs = [r for n in names for r in load_or_run(records.SWEEPS[n](profile), train_missing=False)[0]]
             if not recs:
                 continue
         version = EVIDENCE_VERSION if name not in PAGE_MODULES else \

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 __all__ = ["PAPER_N", "EQ6", "CASE_A", "CASE_A_TRUTH", "TABLE1", "TABLE2", "TABLE3", "TABLE4",
-           "TABLE5", "TABLE6", "FIGURES", "table1_frame"]
+           "TABLE5", "TABLE6", "FIGURES", "APPD_PROTOCOL", "SURROGATE_TARGET", "table1_frame"]
 
 #: runs behind each of the paper's mean +- sd (App. D: 5 data versions / 5 UCI splits)
 PAPER_N = 5
@@ -99,3 +99,26 @@ def table1_frame() -> pd.DataFrame:
     """``TABLE1`` in long format: dataset, method, K, metric, mean, sd."""
     return pd.DataFrame([(*k, *v) for k, v in TABLE1.items()],
                         columns=["dataset", "method", "K", "metric", "mean", "sd"])
+
+
+#: App. G/H: every surrogate network of a data set's f is fitted to an MSE below this
+#: against the closed form
+SURROGATE_TARGET = 1e-4
+
+
+#: App. D's protocol for the synthetic data sets: setting -> the numbers App. D states
+#: (data versions; train / validation / test points; ground-truth + random restarts;
+#: Adam's learning rate and mini-batch size; epochs; the grids of IWAE's S, LIN's T and
+#: R, and the semi-supervised alpha and gamma)
+APPD_PROTOCOL = {
+    "data versions": (5,),
+    "train / validation / test": (5000, 2000, 2000),
+    "restarts (ground truth + random)": (5, 5),
+    "Adam: learning rate, batch size": (0.001, 100),
+    "epochs (synthetic)": (100,),
+    "IWAE S": (3, 10, 20),
+    "LIN T": (0.05, 0.1),
+    "LIN R": (5, 10),
+    "alpha": (0.0, 0.1, 1.0),
+    "gamma": (0.5, 1.0, 2.0, 5.0),
+}

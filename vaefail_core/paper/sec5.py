@@ -16,7 +16,10 @@ What is here (every function returns plain data; the two notebooks only call the
 * ``mechanism_per_version`` / ``mechanism_table``: the negative ELBO split into MLEO and
   PMO (Eq. 3) at the ground-truth initialisation and at the selected optimum;
 * ``fig4_data``, ``fig5_data``, ``qualitative_data`` (Figs. 8-15) and the composite
-  figure functions ``draw_fig4``, ``draw_fig5``, ``draw_qualitative``.
+  figure functions ``draw_fig4``, ``draw_fig5``, ``draw_qualitative``;
+* ``page_claims`` / ``claims_evidence``: the Section 5 page's claims for the scorecard
+  (Eq. 3, the optimum vs the truth, random vs ground-truth restarts, the flow rows),
+  judged on the caches above (``claims``; Table 2's cells and orderings are its own).
 
 Our kNN statistic is a z-score (``metrics.smooth_knn_statistic``), not the paper's raw
 scale: orderings and significance can be compared with Table 2, magnitudes cannot.
@@ -37,6 +40,7 @@ from .. import data as D
 from .. import plots, set_seed
 from .. import posterior as P
 from . import reference
+from .claim import Claim
 from ..cache import RESULTS_DIR, cached_json, write_table_csv
 from ..evaluate import as_members, f_on_grid, posterior_grid, sample_px
 from ..nets import HIDDEN_SYNTHETIC
@@ -53,6 +57,7 @@ __all__ = [
     "write_table2_csv", "paper_table2", "table2_display", "vae_vs_iwae", "method_order", "order_gaps", "order_verdict",
     "init_counts", "gt_init_split", "best_gaussian_pmo", "split_at", "mechanism_per_version", "mechanism_table",
     "fig4_data", "fig5_data", "qualitative_data", "draw_fig4", "draw_fig5", "draw_qualitative",
+    "CLAIMS_SWEEP", "CLAIMS_VERSION", "page_claims", "claims_evidence", "flow_records",
 ]
 
 #: Table 2's data sets (both conditions of Sec. 5.1 hold), in the paper's row order
@@ -396,6 +401,14 @@ MECH_BEST_N = 300
 _MECH_VERSION = "sec5-mechanism-2"
 
 
+def _cache_missing(profile: str, name: str):
+    """A ``compute`` for ``cached_json`` that refuses to compute (``cache_only``)."""
+    def compute():
+        raise FileNotFoundError(f"results/{profile}/{name}.json holds no result for these records; "
+                                f"execute the sec5_failures page to compute it")
+    return compute
+
+
 def _grid():
     return P.z_grid(*MECH_GRID)
 
@@ -496,12 +509,13 @@ def _gt_members(profile: str, keys: Sequence[tuple[str, int, str, int]]):
 
 def gt_init_split(profile: str, datasets: Sequence[str] = TABLE2_DATASETS,
                   methods: Sequence[str] = ("VAE", "IWAE"), selection: str = TABLE2_SELECTION,
-                  retrain: bool = False, records=None) -> pd.DataFrame:
+                  retrain: bool = False, records=None, cache_only: bool = False) -> pd.DataFrame:
     """Eq. 3 at the ground-truth initialisation, per data set, method and data version:
     the encoder the sweep's restart 0 started from (``_gt_members``; for IWAE fit by the
     IWAE bound with the chosen S), evaluated with ``split_at`` on the version's test set.
     Cached in ``results/<profile>/sec5_mechanism_gt.json`` (a few numbers per row).
-    ``gt_fit_loss_ours`` vs ``gt_fit_loss_record`` checks that we rebuilt the same start."""
+    ``gt_fit_loss_ours`` vs ``gt_fit_loss_record`` checks that we rebuilt the same start.
+    ``cache_only``: raise ``FileNotFoundError`` instead of computing a missing result."""
     pv = table2_per_version(profile, selection, datasets, records)
     pv = pv[pv["method"].isin(methods)]
     recs = {r["key"]: r for r in (load_records(profile) if records is None else records)}
@@ -527,22 +541,25 @@ def gt_init_split(profile: str, datasets: Sequence[str] = TABLE2_DATASETS,
                          **s, "gt_fit_loss_ours": fit, "gt_fit_loss_record": rec_fit})
         return {"rows": rows}
 
-    return pd.DataFrame(cached_json(profile, "sec5_mechanism_gt", cfg, compute, retrain=retrain)["rows"])
+    fn = _cache_missing(profile, "sec5_mechanism_gt") if cache_only else compute
+    return pd.DataFrame(cached_json(profile, "sec5_mechanism_gt", cfg, fn, retrain=retrain)["rows"])
 
 
 def mechanism_per_version(profile: str, datasets: Sequence[str] = TABLE2_DATASETS,
                           methods: Sequence[str] = ("VAE", "IWAE"), selection: str = TABLE2_SELECTION,
-                          retrain: bool = False, records=None, cache_dir=None) -> pd.DataFrame:
+                          retrain: bool = False, records=None, cache_dir=None,
+                          cache_only: bool = False) -> pd.DataFrame:
     """Eq. 3 split (``split_at``) at the ground-truth initialisation (``gt_init_split``)
     and at the chosen optimum (the restart selected by validation objective, of the
     setting chosen as in Table 2), one row per data set, method, version and ``point``
     ("ground truth" | "optimum"). Evaluated on the version's test set. The optimum part is
-    cached too (``sec5_mechanism_opt.json``, keyed by the chosen records' keys)."""
+    cached too (``sec5_mechanism_opt.json``, keyed by the chosen records' keys).
+    ``cache_only``: raise ``FileNotFoundError`` instead of computing a missing part."""
     recs = load_records(profile, cache_dir) if records is None else list(records)
     by_key = {r["key"]: r for r in recs}
     pv = table2_per_version(profile, selection, datasets, recs)
     pv = pv[pv["method"].isin(methods)].reset_index(drop=True)
-    gt = gt_init_split(profile, datasets, methods, selection, retrain, recs)
+    gt = gt_init_split(profile, datasets, methods, selection, retrain, recs, cache_only=cache_only)
     cfg = {"v": _MECH_VERSION, "keys": pv["key"].tolist(), "grid": list(MECH_GRID), "best_n": MECH_BEST_N}
 
     def compute():
@@ -557,7 +574,8 @@ def mechanism_per_version(profile: str, datasets: Sequence[str] = TABLE2_DATASET
                          **split_at(model, x, D.get(r["dataset"]))})
         return {"rows": rows}
 
-    opt = pd.DataFrame(cached_json(profile, "sec5_mechanism_opt", cfg, compute, retrain=retrain)["rows"])
+    fn = _cache_missing(profile, "sec5_mechanism_opt") if cache_only else compute
+    opt = pd.DataFrame(cached_json(profile, "sec5_mechanism_opt", cfg, fn, retrain=retrain)["rows"])
     gt = gt.assign(point="ground truth", init="gt")
     opt = opt.assign(point="optimum")
     cols = ["dataset", "method", "version", "point", "setting", "init", "mleo", "pmo", "neg_elbo",
@@ -626,7 +644,8 @@ def fig4_data(name: str, n_points: int = 20000, n_kl: int = 1000, seed: int = 0,
 
 
 def _chosen(profile, dataset, method, version, selection, records, cache_dir):
-    pv = table2_per_version(profile, selection, (dataset,), records, cache_dir)
+    flow = method == METHOD_NAMES["flow"]     # the flow's records, when asked for (ours)
+    pv = table2_per_version(profile, selection, (dataset,), records, cache_dir, include_flow=flow)
     r = pv[(pv["method"] == method) & (pv["version"] == version)]
     if r.empty:
         raise ValueError(f"no {method} record for {dataset} version {version}")
@@ -638,8 +657,11 @@ def fig5_data(profile: str, datasets: Sequence[str] = SEC5_BOTH_CONDITIONS + SEC
               seed: int = 0, selection: str = TABLE2_SELECTION, records=None, cache_dir=None) -> dict:
     """Figure 5: for each data set, draws from the true p(x) and from the learned p_theta(x)
     of each method's chosen model on data version ``version`` (``evaluate.sample_px``),
-    with that model's test kNN statistic. {dataset: {"true": x, method: {"x", "knn", ...}}}."""
-    recs = load_records(profile, cache_dir) if records is None else list(records)
+    with that model's test kNN statistic. {dataset: {"true": x, method: {"x", "knn", ...}}}.
+    A method "Flow" among ``methods`` draws the flow encoder's model (ours; its records
+    are loaded with the others unless ``records`` are given)."""
+    flow = METHOD_NAMES["flow"] in methods
+    recs = load_records(profile, cache_dir, include_flow=flow) if records is None else list(records)
     by_key = {r["key"]: r for r in recs}
     out = {}
     for ds in datasets:
@@ -807,3 +829,131 @@ def setup_notebook(profile: str, seed: int) -> int:
     pd.set_option("display.max_columns", 30)
     pd.set_option("display.max_colwidth", None)
     return N_PLOT[profile]
+
+
+# --------------------------------------------------------------------------------------
+# The page's claims (the scorecard's rows for ``sec5_failures`` beyond Table 2)
+# --------------------------------------------------------------------------------------
+#: the named sweeps whose records ``claims_evidence`` is given (their keys key its cache)
+CLAIMS_SWEEP = ("section5", "section5_flow")
+#: bump when ``claims_evidence`` changes what it returns
+CLAIMS_VERSION = 2
+_PAGE = "sec5_failures"
+#: the paper's side of the flow rows: the question is ours
+FLOW_PAPER = "beyond the paper (the paper's conclusion about rich families in general)"
+#: the Eq. 3 quantities of the VAE's split, as evidence cells ("sec5", "mech", ds, point, q)
+_MECH_CELLS = ("mleo", "pmo", "neg_elbo", "neg_elbo_minus_entropy", "pmo_best_gaussian")
+
+
+def _mech(ds: str, point: str, q: str) -> tuple:
+    return ("sec5", "mech", ds, point, q)
+
+
+def page_claims() -> list[Claim]:
+    """The claims the Section 5 page judges besides Table 2's cells and orderings (those
+    are the registry's source "table2"): per data set, the Eq. 3 trade of the VAE from
+    the ground-truth start to the selected optimum (MLEO up, PMO down, -ELBO down), that
+    the ELBO's optimum is not the truth (the optimum beats the truth with an ideal
+    Gaussian q), that the objective prefers another model (a random restart reaches a
+    better validation objective than the ground-truth ones), and ours: whether a
+    normalizing-flow encoder also avoids the failure (better than the VAE; vs IWAE).
+    Every one is an ``effect``: one paired difference per data version."""
+    out = []
+    for ds in TABLE2_DATASETS:
+        name = DATASET_NAMES[ds]
+        eq3 = dict(source="sec5", kind="effect", where="Sec. 5.2-5.3, Eq. 3", page=_PAGE)
+        out.append(Claim(f"sec5/{ds}/eq3/mleo_up", statement=f"{name} (VAE): the MLEO rises from the "
+                         "ground-truth start to the selected optimum", paper="yes (qualitative)",
+                         terms=((+1, "one", (_mech(ds, "opt", "mleo"),)), (-1, "one", (_mech(ds, "gt", "mleo"),))),
+                         labels=("MLEO (opt)", "MLEO (gt)"), **eq3))
+        out.append(Claim(f"sec5/{ds}/eq3/pmo_down", statement=f"{name} (VAE): the PMO falls from the "
+                         "ground-truth start to the selected optimum", paper="yes (qualitative)",
+                         terms=((+1, "one", (_mech(ds, "gt", "pmo"),)), (-1, "one", (_mech(ds, "opt", "pmo"),))),
+                         labels=("PMO (gt)", "PMO (opt)"), **eq3))
+        out.append(Claim(f"sec5/{ds}/eq3/neg_elbo_down", statement=f"{name} (VAE): the -ELBO (MLEO + PMO + H) "
+                         "falls from the ground-truth start to the selected optimum", paper="yes (qualitative)",
+                         terms=((+1, "one", (_mech(ds, "gt", "neg_elbo"),)),
+                                (-1, "one", (_mech(ds, "opt", "neg_elbo"),))),
+                         labels=("-ELBO (gt)", "-ELBO (opt)"), **eq3))
+        opt = dict(source="sec5", kind="effect", where="Sec. 5.1-5.3", page=_PAGE,
+                   paper="yes (Table 2 and Eq. 3)")
+        out.append(Claim(f"sec5/{ds}/optimum_not_truth/as_trained",
+                         statement=f"{name} (VAE): the ELBO's optimum is not the truth: the selected optimum's "
+                         "-ELBO - H is below the truth's with an ideal per-point Gaussian q",
+                         terms=((+1, "one", (_mech(ds, "gt", "pmo_best_gaussian"),)),
+                                (-1, "one", (_mech(ds, "opt", "neg_elbo_minus_entropy"),))),
+                         labels=("truth, ideal q", "optimum as trained"), **opt))
+        out.append(Claim(f"sec5/{ds}/optimum_not_truth/ideal_q",
+                         statement=f"{name} (VAE): the ELBO's optimum is not the truth: the optimum's decoder "
+                         "beats the truth's when both get an ideal per-point Gaussian q (-ELBO - H)",
+                         terms=((+1, "one", (_mech(ds, "gt", "pmo_best_gaussian"),)),
+                                (-1, "one", (_mech(ds, "opt", "ideal_q"),))),
+                         labels=("truth, ideal q", "optimum, ideal q"), **opt))
+        out.append(Claim(f"sec5/{ds}/prefers_other_model", source="sec5", kind="effect", where="Sec. 4", page=_PAGE,
+                         statement=f"{name} (VAE): the objective prefers a model other than the truth: the best "
+                         "random restart reaches a lower validation -ELBO than the best ground-truth restart",
+                         paper="yes (Sec. 4: a restart away from the truth is selected)",
+                         terms=((+1, "one", (("sec5", "start", ds, "gt"),)),
+                                (-1, "one", (("sec5", "start", ds, "random"),))),
+                         labels=("best gt restart", "best random restart")))
+    for ds in TABLE2_DATASETS:
+        name = DATASET_NAMES[ds]
+        fl = dict(source="sec5", kind="effect", where="Table 2 (App. E.1) with a flow encoder", page=_PAGE,
+                  paper=FLOW_PAPER)
+        cell = lambda m: (("sec5", "flow", ds, m),)  # noqa: E731
+        out.append(Claim(f"sec5/{ds}/flow<VAE", statement=f"{name}: a normalizing-flow encoder (ELBO) fits "
+                         "p(x) better than the VAE (smooth kNN, lower is better)",
+                         terms=((+1, "one", cell("VAE")), (-1, "one", cell("Flow"))), labels=("VAE", "Flow"), **fl))
+        out.append(Claim(f"sec5/{ds}/flow<IWAE", statement=f"{name}: a normalizing-flow encoder (ELBO) fits "
+                         "p(x) better than IWAE (within noise: as well as IWAE)",
+                         terms=((+1, "one", cell("IWAE")), (-1, "one", cell("Flow"))), labels=("IWAE", "Flow"), **fl))
+    return out
+
+
+def flow_records(profile: str, cache_dir=None) -> list[dict] | None:
+    """The verified records of the ``section5_flow`` sweep under ``profile``, or None if
+    any is missing (read from the cache; nothing is trained)."""
+    recs = [verify_record(t, cache_dir) for t in section5_flow_tasks(profile)]
+    return None if any(r is None for r in recs) else recs
+
+
+def claims_evidence(profile: str, records: list[dict]) -> dict:
+    """The cells of ``page_claims``, one value per data version, from the page's caches:
+    the Eq. 3 split of the VAE (``mechanism_per_version``, read from its cache only),
+    the best validation objective of the ground-truth and random restarts of the VAE's
+    chosen setting (``table2_per_version``), and Table 2's statistic with the flow
+    (``table2_per_version(include_flow=True)``, if the ``section5_flow`` records exist).
+    A missing cache leaves its cells out (their claims are "not run")."""
+    out = {}
+    is_flow = [r["config"]["task"]["method"] == "flow" for r in records]
+    flow = [r for r, f in zip(records, is_flow) if f]
+    records = [r for r, f in zip(records, is_flow) if not f]
+    if not records:
+        return out
+    try:
+        pv = table2_per_version(profile, records=records)
+    except ValueError:
+        return out
+    vae = pv[pv["method"] == "VAE"]
+    for ds, g in vae.groupby("dataset"):
+        g = g.set_index("version").sort_index()
+        out[("sec5", "start", ds, "gt")] = g["best_gt_val_loss"].astype(float)
+        out[("sec5", "start", ds, "random")] = g["best_random_val_loss"].astype(float)
+    try:
+        # the page's call (VAE and IWAE: the caches are keyed by it), then the VAE's rows
+        mp = mechanism_per_version(profile, records=records, cache_only=True)
+    except FileNotFoundError:
+        mp = None
+    if mp is not None:
+        mp = mp[mp["method"] == "VAE"]
+        mp = mp.assign(ideal_q=mp["mleo"] + mp["pmo_best_gaussian"])
+        for (ds, point), g in mp.groupby(["dataset", "point"]):
+            g = g.set_index("version").sort_index()
+            pt = "gt" if point == "ground truth" else "opt"
+            for q in _MECH_CELLS + (("ideal_q",) if pt == "opt" else ()):
+                out[_mech(ds, pt, q)] = g[q].astype(float)
+    if len(flow) == len(section5_flow_tasks(profile)):
+        fv = table2_per_version(profile, records=records + flow, include_flow=True)
+        for (ds, m), g in fv.groupby(["dataset", "method"]):
+            out[("sec5", "flow", ds, m)] = g.set_index("version")["knn_test"].astype(float).sort_index()
+    return out

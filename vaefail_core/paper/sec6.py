@@ -1,7 +1,10 @@
 """Section 6: latent spaces the ELBO prefers (``notebooks/sec6_latent_spaces.py``).
 
 The linear example (after Stuhmer et al. 2020) in closed form, and the Absolute-Value
-example (Fig. 9) from the Section-5 sweep cache.
+example (Fig. 9) from the Section-5 sweep cache. The page's four claims (``page_claims``)
+are judged on ``claims_evidence``, which calls ``linear_example`` and
+``absolute_value_analysis`` (the cached VAE of data version 0; nothing is trained): checks
+of a stated condition on the closed form and on that single fit.
 """
 from __future__ import annotations
 
@@ -13,10 +16,10 @@ import torch
 
 from .. import data, linear, posterior
 from .. import evaluate as ev
-from .appA_C import model_grid_terms
+from .appA_C import find_section5_record, model_grid_terms
+from .claim import Claim
 from ..profiles import get_profile
-from .sec5 import section5_tasks
-from ..sweep import load_selected, verify_record
+from ..sweep import load_selected
 
 __all__ = [
     "LINEAR_A",
@@ -27,7 +30,30 @@ __all__ = [
     "rotation_scan",
     "absolute_value_analysis",
     "find_section5_record",
+    "AV_VERSION",
+    "AV_N",
+    "MLEO_TOL",
+    "ZERO_TOL",
+    "CLAIMS_SWEEP",
+    "CLAIMS_VERSION",
+    "PAGE",
+    "page_claims",
+    "claims_evidence",
 ]
+
+#: the named sweep whose records the Absolute-Value evidence reads
+CLAIMS_SWEEP = "section5"
+#: bump when ``claims_evidence`` changes what it returns
+CLAIMS_VERSION = 1
+#: the book page of these claims
+PAGE = "sec6_latent_spaces"
+#: Absolute-Value: the data version of the figure, and the number of fresh points
+AV_VERSION = 0
+AV_N = 500
+#: "p(x) still matched" = the learned model's MLEO below this (nats; our threshold)
+MLEO_TOL = 0.1
+#: "the same p(x)" in the linear example: |MLEO| below this (float rounding of a zero)
+ZERO_TOL = 1e-9
 
 
 # ======================================================================================
@@ -87,14 +113,6 @@ def rotation_scan(A: np.ndarray = LINEAR_A, sigma2: float = LINEAR_SIGMA2, n: in
 # ======================================================================================
 # Section 6: Absolute-Value (Fig. 9)
 # ======================================================================================
-def find_section5_record(profile: str, dataset: str, version: int, method: str = "vae", iwae_samples: int = 0):
-    """(task, record or None) of one Section-5 sweep task (``sec5.section5_tasks``)."""
-    for t in section5_tasks(profile):
-        if (t.dataset, t.version, t.method, t.iwae_samples) == (dataset, version, method, iwae_samples):
-            return t, verify_record(t)
-    return None, None
-
-
 def absolute_value_analysis(profile: str = "quick", version: int = 0, n: int = 500, seed: int = 0) -> dict:
     """Fig. 9 / Sec. 6 from the Section-5 sweep cache: the selected VAE on Absolute-Value
     (version ``version``): its f on the z-grid beside the true f, the best-Gaussian KL of
@@ -128,3 +146,66 @@ def absolute_value_analysis(profile: str = "quick", version: int = 0, n: int = 5
                 noise_var=model.noise_var.detach().numpy()[0], knn=knn,
                 selected_init=[m["init"] for m in rec["members"]
                                if m["restart"] == rec["selected"]["restart"]][0])
+
+
+# ======================================================================================
+# The page's claims
+# ======================================================================================
+def page_claims() -> list[Claim]:
+    """Sec. 6's claims: the linear example (closed form) and Absolute-Value (Fig. 9)."""
+    return [
+        Claim("sec6/linear/same_px", "sec6",
+              f"Linear example: the rotated A' = A R gives the same p(x) as A (|MLEO of A'| below {ZERO_TOL:g})",
+              "stated: p(x) = N(b, sigma^2 I + A A^T) for both", "check",
+              cells=(("sec6", "linear", "mleo_rotated_abs"), ("sec6", "linear", "cov_gap")),
+              cond=("<", ZERO_TOL), fmt="|MLEO of A'| {0:.1e}, max |cov_x - cov_data| {1:.1e}",
+              where="Sec. 6 (linear example)", page=PAGE),
+        Claim("sec6/linear/prefers_rotated", "sec6",
+              "Linear example: the ELBO prefers A' (uncorrelated posterior): PMO of A minus PMO of A'",
+              "stated: the ELBO prefers A'", "check",
+              cells=(("sec6", "linear", "pmo_gap"), ("sec6", "linear", "pmo", "A"),
+                     ("sec6", "linear", "pmo", "A_rotated")),
+              cond=(">", 0.0), fmt="PMO {1:.4f} (A) vs {2:.4f} (A')",
+              where="Sec. 6 (linear example)", page=PAGE),
+        Claim("sec6/abs_value/simpler_posteriors", "sec6",
+              "Absolute-Value: the VAE learns simpler posteriors than the truth's bimodal ones (mean best-Gaussian "
+              f"KL, true f minus learned f, {AV_N} points, data version {AV_VERSION})",
+              "stated: unimodal vs bimodal (Fig. 9)", "check",
+              cells=(("sec6", "abs_value", "kl_gap"), ("sec6", "abs_value", "kl_true"),
+                     ("sec6", "abs_value", "kl_model")),
+              cond=(">", 0.0), fmt="mean best-Gaussian KL: true f {1:.3f}, learned f {2:.3f}",
+              where="Sec. 6, Fig. 9", page=PAGE),
+        Claim("sec6/abs_value/px_matched", "sec6",
+              f"Absolute-Value: the VAE still explains p(x) well (MLEO of the learned model below {MLEO_TOL:g} nats, "
+              f"data version {AV_VERSION})",
+              "stated: explains p(x) well (Fig. 9)", "check",
+              cells=(("sec6", "abs_value", "mleo"), ("sec6", "abs_value", "knn", "VAE"),
+                     ("sec6", "abs_value", "knn", "IWAE best")),
+              cond=("<", MLEO_TOL), fmt="MLEO {0:.3f} nats; smooth kNN VAE {1:.2f}, best IWAE {2:.2f}",
+              where="Sec. 6, Fig. 9", page=PAGE),
+    ]
+
+
+def claims_evidence(profile: str, records: list[dict]) -> dict:
+    """Our evidence for ``page_claims`` (one value each, index [0]): the linear example in
+    closed form, and Absolute-Value from the cached VAE of data version ``AV_VERSION``
+    (no Absolute-Value cells when its record is not in the cache)."""
+    one = lambda v: pd.Series([float(v)], index=[0])  # noqa: E731
+    lin = linear_example()
+    pmo_a, pmo_r = float(lin["PMO"].iloc[0]), float(lin["PMO"].iloc[1])
+    out = {("sec6", "linear", "mleo_rotated_abs"): one(abs(float(lin["MLEO"].iloc[1]))),
+           ("sec6", "linear", "cov_gap"): one(float(lin["max |cov_x - cov_data|"].max())),
+           ("sec6", "linear", "pmo", "A"): one(pmo_a), ("sec6", "linear", "pmo", "A_rotated"): one(pmo_r),
+           ("sec6", "linear", "pmo_gap"): one(pmo_a - pmo_r)}
+    try:
+        av = absolute_value_analysis(profile, version=AV_VERSION, n=AV_N, seed=0)
+    except FileNotFoundError:
+        return out
+    kt, km = float(np.mean(av["kl_true"])), float(np.mean(av["kl_model"]))
+    iwae = [v for k, v in av["knn"].items() if k != "VAE" and v is not None]
+    out.update({("sec6", "abs_value", "kl_true"): one(kt), ("sec6", "abs_value", "kl_model"): one(km),
+                ("sec6", "abs_value", "kl_gap"): one(kt - km), ("sec6", "abs_value", "mleo"): one(av["mleo"]),
+                ("sec6", "abs_value", "knn", "VAE"): one(av["knn"]["VAE"])})
+    # no IWAE record: the cell is NaN (shown as "nan"; the claim is judged on the MLEO)
+    out[("sec6", "abs_value", "knn", "IWAE best")] = one(min(iwae) if iwae else float("nan"))
+    return out

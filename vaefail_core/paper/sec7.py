@@ -26,6 +26,7 @@ import torch
 from .. import cache, data, m2
 from .. import evaluate as ev
 from . import reference
+from .claim import Claim
 from ..plots import mark_stars, pick_by_quantile, plot_density, plot_posteriors, star_colors
 from ..profiles import get_profile
 from .sec5 import METHOD_NAMES, _num, _setting
@@ -33,7 +34,8 @@ from ..sweep import Task
 
 __all__ = ["SEC7_DATASETS", "SEC7_REDUCED", "PAPER_TABLE3", "PAPER_TABLE4", "section7_tasks",
            "records_table", "select", "table3", "table4", "write_table_csv", "collapse_table",
-           "tradeoff_frame", "figure_data", "COHORT_NAMES", "clear_change"]
+           "tradeoff_frame", "figure_data", "COHORT_NAMES",
+           "CLAIMS_SWEEP", "CLAIMS_VERSION", "page_claims", "claims_evidence"]
 
 SEC7_DATASETS = ("semicircle_discrete", "semicircle_continuous")
 
@@ -245,12 +247,6 @@ def tradeoff_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def clear_change(a: float, b: float, sd_a: float, sd_b: float, n: int) -> int:
-    """+1 / -1 when b - a exceeds one standard error of the difference of two means over
-    n versions (sd_a, sd_b their sds), else 0: the verdicts' test of "changed"."""
-    se = float(np.sqrt((sd_a ** 2 + sd_b ** 2) / max(n, 1)))
-    d = b - a
-    return 0 if not np.isfinite(se) or abs(d) <= se else int(np.sign(d))
 
 
 def collapse_table(frame: pd.DataFrame, n_sep: int = 2000, seed: int = 0) -> pd.DataFrame:
@@ -385,14 +381,6 @@ def plot_columns(columns: dict, marks, suptitle: str | None = None):
     return fig
 
 
-def order_verdict(better: tuple[float, float], worse: tuple[float, float], n: int) -> str:
-    """Verdict on a claim "better < worse" between two (mean, sd) over n versions:
-    "agrees" when the gap exceeds one standard error of the difference, "agrees in
-    direction (within noise)" when it has the claimed sign only, else "differs"."""
-    c = clear_change(better[0], worse[0], better[1], worse[1], n)
-    if c > 0:
-        return "agrees"
-    return "agrees in direction (within noise)" if worse[0] > better[0] else "differs"
 
 
 def collapse_by_start(records: Sequence[dict]) -> pd.DataFrame:
@@ -417,3 +405,118 @@ def collapse_by_start(records: Sequence[dict]) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     out = df.groupby(["dataset", "method", "gamma", "start"])["ratio"].agg(["mean", "std", "count"])
     return out.unstack("start")
+
+
+# --------------------------------------------------------------------------------------
+# The page's claims (Sec. 7, App. E.3) for the registry of ``claims``
+# --------------------------------------------------------------------------------------
+#: the named sweep whose records ``claims_evidence`` reads
+CLAIMS_SWEEP = "section7"
+#: bump when ``claims_evidence`` changes what it returns
+CLAIMS_VERSION = 1
+_PAGE = "sec7_semisupervised"
+_DS_NAME = {"semicircle_discrete": "Discrete Semi-Circle", "semicircle_continuous": "Continuous Semi-Circle"}
+
+
+def _paper_cohort_means(ds: str) -> str:
+    """The paper's Table 4 for one set: the mean of the two cohorts per method."""
+    return ", ".join(f"{m.upper()} {(PAPER_TABLE4[ds, m, 1][0] + PAPER_TABLE4[ds, m, 2][0]) / 2:.1f}"
+                     for m in ("iwae", "vae", "lin"))
+
+
+def page_claims() -> list[Claim]:
+    """The claims of Sec. 7 and App. E.3 this page judges beyond the pair orderings of
+    Tables 3-4 (those are in the registry already): each an ``effect`` over data
+    versions, signed so that a positive difference supports the paper.
+
+    * Table 4, continuous labels: IWAE's cohorts are no better than the best of the VAE
+      and LIN (IWAE's mean cohort statistic minus the smaller of the other two);
+    * functional collapse: the learned f(., y_1), f(., y_2) are closer together than the
+      truth's (1 - collapse ratio), for the methods the paper says collapse; on the
+      discrete set IWAE collapses less than the VAE and LIN;
+    * Fig. 20 (continuous, VAE): the largest alpha predicts y better (smaller RMSE of
+      q(y | x)) and collapses more (smaller ratio) than the smallest, averaged over gamma;
+    * App. E.3 (VAE): the largest gamma gives better cohorts and a worse p(x) than the
+      smallest, averaged over alpha.
+    """
+    D, C = SEC7_DATASETS
+    c = lambda ds, m, *k: ("sec7", ds, m, *k)  # noqa: E731
+    out = [Claim(f"sec7/{C}/iwae_cohorts_no_better", "sec7",
+                 f"{_DS_NAME[C]}: IWAE learns the cohorts p(x | y) no better than the VAE and LIN "
+                 "(mean over cohorts; positive: IWAE not better than the best of the two)",
+                 f"stated; its Table 4, mean of cohorts: {_paper_cohort_means(C)}", "effect",
+                 terms=((+1, "one", (c(C, "IWAE", "cohort_mean"),)),
+                        (-1, "min", (c(C, "VAE", "cohort_mean"), c(C, "LIN", "cohort_mean")))),
+                 labels=("IWAE", "best of VAE and LIN"), where="App. E.3 (text), Table 4", page=_PAGE)]
+    for ds, methods, fig in ((D, ("VAE", "LIN"), "Fig. 6, 17-18"), (C, ("VAE", "LIN", "IWAE"), "Fig. 20-22")):
+        for m in methods:
+            out.append(Claim(f"sec7/{ds}/{m}/functional_collapse", "sec7",
+                             f"{_DS_NAME[ds]}: {m} collapses f(z, y) towards one function for all y "
+                             "(collapse ratio below the truth's 1)",
+                             "qualitative (figures)", "effect",
+                             terms=((+1, "const", 1.0), (-1, "one", (c(ds, m, "collapse_ratio"),))),
+                             labels=("truth", f"{m} ratio"), where=f"Sec. 7, {fig}", page=_PAGE))
+    for other in ("VAE", "LIN"):
+        out.append(Claim(f"sec7/{D}/IWAE_collapses_less_than_{other}", "sec7",
+                         f"{_DS_NAME[D]}: IWAE keeps f(z, 0) and f(z, 1) further apart than {other} "
+                         "(larger collapse ratio)", "qualitative (Fig. 6, 17-19)", "effect",
+                         terms=((+1, "one", (c(D, "IWAE", "collapse_ratio"),)),
+                                (-1, "one", (c(D, other, "collapse_ratio"),))),
+                         labels=("IWAE ratio", f"{other} ratio"), where="Sec. 7, Fig. 6, 17-19", page=_PAGE))
+    out.append(Claim(f"sec7/{C}/VAE/alpha_better_prediction", "sec7",
+                     f"{_DS_NAME[C]}, VAE: a larger alpha predicts y better (RMSE of q(y | x), "
+                     "smallest vs largest alpha, mean over gamma)", "qualitative", "effect",
+                     terms=((+1, "one", (c(C, "VAE", "alpha_min", "predictive"),)),
+                            (-1, "one", (c(C, "VAE", "alpha_max", "predictive"),))),
+                     labels=("RMSE smallest alpha", "largest alpha"), where="App. E.3, H.2, Fig. 20", page=_PAGE))
+    out.append(Claim(f"sec7/{C}/VAE/alpha_more_collapse", "sec7",
+                     f"{_DS_NAME[C]}, VAE: a larger alpha collapses f(z, y) more (collapse ratio, "
+                     "smallest vs largest alpha, mean over gamma)", "qualitative", "effect",
+                     terms=((+1, "one", (c(C, "VAE", "alpha_min", "collapse_ratio"),)),
+                            (-1, "one", (c(C, "VAE", "alpha_max", "collapse_ratio"),))),
+                     labels=("ratio smallest alpha", "largest alpha"), where="App. E.3, H.2, Fig. 20", page=_PAGE))
+    for ds in SEC7_DATASETS:
+        out.append(Claim(f"sec7/{ds}/VAE/gamma_better_cohorts", "sec7",
+                         f"{_DS_NAME[ds]}, VAE: a larger gamma learns the cohorts better (mean kNN of "
+                         "p(x | y), smallest vs largest gamma, mean over alpha)", "qualitative", "effect",
+                         terms=((+1, "one", (c(ds, "VAE", "gamma_min", "cohort_mean"),)),
+                                (-1, "one", (c(ds, "VAE", "gamma_max", "cohort_mean"),))),
+                         labels=("smallest gamma", "largest gamma"), where="Sec. 7, App. E.3", page=_PAGE))
+        out.append(Claim(f"sec7/{ds}/VAE/gamma_worse_px", "sec7",
+                         f"{_DS_NAME[ds]}, VAE: a larger gamma learns p(x) worse (kNN of p(x), "
+                         "largest vs smallest gamma, mean over alpha)", "qualitative", "effect",
+                         terms=((+1, "one", (c(ds, "VAE", "gamma_max", "knn_test"),)),
+                                (-1, "one", (c(ds, "VAE", "gamma_min", "knn_test"),))),
+                         labels=("largest gamma", "smallest gamma"), where="Sec. 7, App. E.3", page=_PAGE))
+    return out
+
+
+def _by_version(df: pd.DataFrame, col: str) -> pd.Series:
+    return df.groupby("version")[col].mean().astype(float).sort_index()
+
+
+def claims_evidence(profile: str, records: list[dict]) -> dict:
+    """The cells of ``page_claims`` from the cached Sec. 7 records (nothing is trained):
+    per data set, method and data version, of the model chosen for Tables 3-4 its mean
+    cohort statistic and collapse ratio; and of the models chosen per (alpha, gamma)
+    (``select(frame, by=("alpha", "gamma"))``), the mean over gamma at the smallest and
+    the largest alpha, and the mean over alpha at the smallest and largest gamma, of the
+    kNN of p(x), the mean cohort statistic, the collapse ratio and the predictive score."""
+    if not records:
+        return {}
+    frame = records_table(records)
+    if not frame["semi"].any():
+        return {}
+    sel = select(frame).assign(cohort_mean=lambda f: f[["cohort_1", "cohort_2"]].mean(axis=1))
+    out = {}
+    for (ds, m), g in sel.groupby(["dataset", "method"]):
+        for col in ("cohort_mean", "collapse_ratio"):
+            out[("sec7", ds, m, col)] = _by_version(g, col)
+    by = select(frame, by=("alpha", "gamma")).assign(cohort_mean=lambda f: f[["cohort_1", "cohort_2"]].mean(axis=1))
+    for (ds, m), g in by.groupby(["dataset", "method"]):
+        for par in ("alpha", "gamma"):
+            for end, val in (("min", g[par].min()), ("max", g[par].max())):
+                part = g[g[par] == val]
+                for col in ("knn_test", "cohort_mean", "collapse_ratio", "predictive"):
+                    out[("sec7", ds, m, f"{par}_{end}", col)] = _by_version(part, col)
+    return out

@@ -18,6 +18,7 @@ import torch
 from .. import data, metrics, posterior
 from .. import evaluate as ev
 from . import reference
+from .claim import Claim
 from ..cache import write_table_csv
 from ..evaluate import as_members, encode_gaussian
 from ..objectives import derive_seed, iwae_log_weights
@@ -47,6 +48,11 @@ __all__ = [
     "active_units",
     "posterior_simplicity",
     "posterior_simplicity_versions",
+    "posterior_settings",
+    "CLAIMS_SWEEP",
+    "CLAIMS_VERSION",
+    "page_claims",
+    "claims_evidence",
 ]
 
 
@@ -416,3 +422,58 @@ def posterior_simplicity_versions(records: Sequence[dict], profile: str, dataset
     summ.insert(0, "K", per.groupby("model", sort=False)["K"].first())
     summ["versions"] = g.size()
     return per, summ
+
+
+def posterior_settings(profile: str) -> tuple[int, int]:
+    """(test points, importance samples) behind the Figs. 23-24 numbers of the page and
+    of its claims: (100, 200) for the ``quick`` smoke profile, else (300, 1000)."""
+    return (100, 200) if get_profile(profile).name == "quick" else (300, 1000)
+
+
+# ======================================================================================
+# The page's claims (Sec. 8, Figs. 23-24) for the registry of ``claims``; App. F's are in ``appF``
+# ======================================================================================
+#: the named sweep whose records ``claims_evidence`` reads
+CLAIMS_SWEEP = "section8"
+#: bump when ``claims_evidence`` changes what it returns
+CLAIMS_VERSION = 2
+_PAGE = "sec8_signal_noise"
+_DS_NAME = {"figure8_5d": "Figure-8-5D", "clusters_5d": "Clusters-5D"}
+
+
+def page_claims() -> list[Claim]:
+    """The claims of the page beyond Table 1, its Sec. 8 effects and Case A (those are in
+    the registry already; App. F's are ``appF.page_claims``): Figs. 23-24, the VAE's
+    posteriors get simpler as K grows: the per-point KL(q || p_theta(z | x)) (its mean,
+    and its median, over the test points) of K = 1 above that of K = 2 and of K = 3, per
+    data version (``effect``)."""
+    out = []
+    for ds, fig in (("clusters_5d", 23), ("figure8_5d", 24)):
+        for stat in ("mean", "median"):
+            for K in (2, 3):
+                cell = lambda k: ("sec8", "posterior", ds, k, stat)  # noqa: E731
+                out.append(Claim(f"sec8/fig{fig}/{ds}/kl_{stat}/K1>K{K}", "sec8",
+                                 f"{_DS_NAME[ds]}: the VAE's posteriors are simpler at K = {K} than at K = 1 "
+                                 f"({stat} over test points of KL(q || p(z | x)))", "qualitative (figure)",
+                                 "effect", terms=((+1, "one", (cell(1),)), (-1, "one", (cell(K),))),
+                                 labels=("K = 1", f"K = {K}"), where=f"Sec. 8, Fig. {fig}", page=_PAGE))
+    return out
+
+
+def claims_evidence(profile: str, records: list[dict]) -> dict:
+    """The cells of ``page_claims`` from the cached Sec. 8 models (nothing is trained):
+    the per-version mean and median of KL(q || p(z | x)) per K
+    (``posterior_simplicity_versions`` with ``posterior_settings``). A data set whose
+    records are missing gives no cells (its claims are "not run")."""
+    out = {}
+    n, n_samples = posterior_settings(profile)
+    for ds in CASE_B_DATASETS:
+        try:
+            per = posterior_simplicity_versions(records, profile, ds, n=n, n_samples=n_samples)[0]
+        except FileNotFoundError:
+            continue
+        for K, g in per.groupby("K"):
+            for stat in ("mean", "median"):
+                out[("sec8", "posterior", ds, int(K), stat)] = \
+                    g.set_index("version")[f"KL(q||p) {stat}"].astype(float).sort_index()
+    return out
