@@ -18,7 +18,7 @@ import pandas as pd
 from .verdict import Judgement, judge_check, judge_effect, judge_exact, judge_number, not_comparable, not_run
 from .reference import PAPER_N
 
-__all__ = ["Claim", "PAGES", "WHERE", "judge", "ours_text"]
+__all__ = ["Claim", "PAGES", "WHERE", "difference_terms", "judge", "ours_text"]
 
 #: the book page of each source of evidence
 PAGES = {"eq6": "sec5_2_intuition", "table1": "sec8_signal_noise", "case_a": "sec8_signal_noise",
@@ -116,6 +116,12 @@ def ours_text(claim: Claim, ev: dict) -> str:
         return f"{float(s.iloc[0]):.3f}"
     sd = float(s.std(ddof=1)) if len(s) > 1 else math.nan
     return f"{float(s.mean()):.3f} ± {sd:.3f}"
+
+
+def difference_terms(plus: tuple, minus: tuple) -> tuple:
+    """The ``terms`` of an ``effect`` claim whose per-version difference is the cell
+    ``plus`` minus the cell ``minus`` (positive supports the paper)."""
+    return ((+1, "one", (plus,)), (-1, "one", (minus,)))
 
 
 def _check_values(claim: Claim, ev: dict) -> list[float] | None:

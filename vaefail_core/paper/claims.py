@@ -30,7 +30,7 @@ from ..cache import cached_json
 from ..sweep import load_or_run
 from . import appA_C, appD, appE, appE3, appF, appG_H, records, sec5, sec5_2, sec6, sec7, sec8
 from . import reference as R
-from .claim import PAGES, Claim, judge, ours_text
+from .claim import PAGES, Claim, difference_terms, judge, ours_text
 
 #: the page modules that register claims of their own pages beyond Tables 1-6 and the
 #: text numbers: each has ``page_claims()`` (a list of ``Claim``), ``CLAIMS_SWEEP`` (the
@@ -173,12 +173,12 @@ def _sec8_effects() -> list[Claim]:
         out.append(Claim(f"table1/{ds}/vae/mi_falls", "table1",
                          f"{_DS[ds]}: the VAE's average MI per latent dimension falls from K = 1 to K = 3",
                          "avg. MI K = 1 > K = 3", "effect",
-                         terms=((+1, "one", (t("vae", 1, "avg_mi"),)), (-1, "one", (t("vae", 3, "avg_mi"),))),
+                         terms=difference_terms(t("vae", 1, "avg_mi"), t("vae", 3, "avg_mi")),
                          labels=("K = 1", "K = 3")))
         out.append(Claim(f"table1/{ds}/vae/noise_falls", "table1",
                          f"{_DS[ds]}: the VAE learns a smaller sigma^2 at K = 3 than at K = 1",
                          "sigma^2 K = 1 > K = 3 (text)", "effect",
-                         terms=((+1, "one", (t("vae", 1, "noise_var"),)), (-1, "one", (t("vae", 3, "noise_var"),))),
+                         terms=difference_terms(t("vae", 1, "noise_var"), t("vae", 3, "noise_var")),
                          labels=("K = 1", "K = 3")))
     for k, v in R.CASE_A.items():
         out.append(Claim(f"case_a/{'eq9' if 'Eq. 9' in k else 'learned'}/over", "case_a",

@@ -26,7 +26,7 @@ import torch
 from .. import cache, data, m2
 from .. import evaluate as ev
 from . import reference
-from .claim import Claim
+from .claim import Claim, difference_terms
 from ..plots import mark_stars, pick_by_quantile, plot_density, plot_posteriors, star_colors
 from ..profiles import get_profile
 from .sec5 import METHOD_NAMES, _num, _setting
@@ -460,33 +460,28 @@ def page_claims() -> list[Claim]:
         out.append(Claim(f"sec7/{D}/IWAE_collapses_less_than_{other}", "sec7",
                          f"{_DS_NAME[D]}: IWAE keeps f(z, 0) and f(z, 1) further apart than {other} "
                          "(larger collapse ratio)", "qualitative (Fig. 6, 17-19)", "effect",
-                         terms=((+1, "one", (c(D, "IWAE", "collapse_ratio"),)),
-                                (-1, "one", (c(D, other, "collapse_ratio"),))),
+                         terms=difference_terms(c(D, "IWAE", "collapse_ratio"), c(D, other, "collapse_ratio")),
                          labels=("IWAE ratio", f"{other} ratio"), where="Sec. 7, Fig. 6, 17-19", page=_PAGE))
     out.append(Claim(f"sec7/{C}/VAE/alpha_better_prediction", "sec7",
                      f"{_DS_NAME[C]}, VAE: a larger alpha predicts y better (RMSE of q(y | x), "
                      "smallest vs largest alpha, mean over gamma)", "qualitative", "effect",
-                     terms=((+1, "one", (c(C, "VAE", "alpha_min", "predictive"),)),
-                            (-1, "one", (c(C, "VAE", "alpha_max", "predictive"),))),
+                     terms=difference_terms(c(C, "VAE", "alpha_min", "predictive"), c(C, "VAE", "alpha_max", "predictive")),
                      labels=("RMSE smallest alpha", "largest alpha"), where="App. E.3, H.2, Fig. 20", page=_PAGE))
     out.append(Claim(f"sec7/{C}/VAE/alpha_more_collapse", "sec7",
                      f"{_DS_NAME[C]}, VAE: a larger alpha collapses f(z, y) more (collapse ratio, "
                      "smallest vs largest alpha, mean over gamma)", "qualitative", "effect",
-                     terms=((+1, "one", (c(C, "VAE", "alpha_min", "collapse_ratio"),)),
-                            (-1, "one", (c(C, "VAE", "alpha_max", "collapse_ratio"),))),
+                     terms=difference_terms(c(C, "VAE", "alpha_min", "collapse_ratio"), c(C, "VAE", "alpha_max", "collapse_ratio")),
                      labels=("ratio smallest alpha", "largest alpha"), where="App. E.3, H.2, Fig. 20", page=_PAGE))
     for ds in SEC7_DATASETS:
         out.append(Claim(f"sec7/{ds}/VAE/gamma_better_cohorts", "sec7",
                          f"{_DS_NAME[ds]}, VAE: a larger gamma learns the cohorts better (mean kNN of "
                          "p(x | y), smallest vs largest gamma, mean over alpha)", "qualitative", "effect",
-                         terms=((+1, "one", (c(ds, "VAE", "gamma_min", "cohort_mean"),)),
-                                (-1, "one", (c(ds, "VAE", "gamma_max", "cohort_mean"),))),
+                         terms=difference_terms(c(ds, "VAE", "gamma_min", "cohort_mean"), c(ds, "VAE", "gamma_max", "cohort_mean")),
                          labels=("smallest gamma", "largest gamma"), where="Sec. 7, App. E.3", page=_PAGE))
         out.append(Claim(f"sec7/{ds}/VAE/gamma_worse_px", "sec7",
                          f"{_DS_NAME[ds]}, VAE: a larger gamma learns p(x) worse (kNN of p(x), "
                          "largest vs smallest gamma, mean over alpha)", "qualitative", "effect",
-                         terms=((+1, "one", (c(ds, "VAE", "gamma_max", "knn_test"),)),
-                                (-1, "one", (c(ds, "VAE", "gamma_min", "knn_test"),))),
+                         terms=difference_terms(c(ds, "VAE", "gamma_max", "knn_test"), c(ds, "VAE", "gamma_min", "knn_test")),
                          labels=("largest gamma", "smallest gamma"), where="Sec. 7, App. E.3", page=_PAGE))
     return out
 

@@ -18,7 +18,7 @@ import torch
 from .. import data, metrics, posterior
 from .. import evaluate as ev
 from . import reference
-from .claim import Claim
+from .claim import Claim, difference_terms
 from ..cache import write_table_csv
 from ..evaluate import as_members, encode_gaussian
 from ..objectives import derive_seed, iwae_log_weights
@@ -455,7 +455,7 @@ def page_claims() -> list[Claim]:
                 out.append(Claim(f"sec8/fig{fig}/{ds}/kl_{stat}/K1>K{K}", "sec8",
                                  f"{_DS_NAME[ds]}: the VAE's posteriors are simpler at K = {K} than at K = 1 "
                                  f"({stat} over test points of KL(q || p(z | x)))", "qualitative (figure)",
-                                 "effect", terms=((+1, "one", (cell(1),)), (-1, "one", (cell(K),))),
+                                 "effect", terms=difference_terms(cell(1), cell(K)),
                                  labels=("K = 1", f"K = {K}"), where=f"Sec. 8, Fig. {fig}", page=_PAGE))
     return out
 
